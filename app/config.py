@@ -1,0 +1,137 @@
+"""One typed ``Settings``, read from the environment. Nothing else reads ``os.environ``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Self
+
+import platformdirs
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: Values that mean "not set yet" and must never guard a production deployment.
+PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "placeholder", "xxx", "test"})
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class DatabaseMode(StrEnum):
+    postgres = "postgres"
+    supabase = "supabase"
+    embedded = "embedded"
+
+
+def _default_embedded_dir() -> Path:
+    return Path(platformdirs.user_data_dir("anchor-table-bookings")) / "pgdata"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Environment = Field(
+        default=Environment.development,
+        validation_alias="APP_ENV",
+        description="development, test or production; production refuses placeholder secrets.",
+    )
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    database_url: SecretStr | None = None
+    db_statement_cache_size: int = Field(
+        default=100,
+        ge=0,
+        description="asyncpg statement cache; 0 behind a transaction-mode pooler (port 6543).",
+    )
+    db_pool_min_size: int = Field(default=0, ge=0)
+    db_pool_max_size: int = Field(default=10, ge=1)
+    db_command_timeout: float = Field(default=10.0, gt=0)
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+    supabase_jwt_secret: SecretStr | None = None
+    supabase_timeout: float = Field(default=10.0, gt=0)
+
+    embedded_db_dir: Path = Field(default_factory=_default_embedded_dir)
+    bootstrap_api_key: SecretStr | None = None
+
+    cron_secret: SecretStr | None = None
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_phone_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+
+    microsoft_tenant_id: str | None = None
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: SecretStr | None = None
+    microsoft_user_email: str | None = None
+
+    paypal_client_id: str | None = None
+    paypal_client_secret: SecretStr | None = None
+    paypal_environment: str = "sandbox"
+    paypal_webhook_id: str | None = None
+
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["https://www.the-anchor.pub"],
+        description="Comma-separated origins allowed to call the API from a browser.",
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_origins(cls, data: object) -> object:
+        if isinstance(data, dict):
+            raw = data.get("cors_allowed_origins") or data.get("CORS_ALLOWED_ORIGINS")
+            if isinstance(raw, str):
+                data = {k: v for k, v in data.items() if k.lower() != "cors_allowed_origins"}
+                data["cors_allowed_origins"] = [o.strip() for o in raw.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Self:
+        if self.environment is not Environment.production:
+            return self
+        for name in (
+            "cron_secret",
+            "supabase_service_role_key",
+            "supabase_jwt_secret",
+            "bootstrap_api_key",
+            "twilio_auth_token",
+            "microsoft_client_secret",
+            "paypal_client_secret",
+        ):
+            value: SecretStr | None = getattr(self, name)
+            if (
+                value is not None
+                and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+            ):
+                raise ValueError(
+                    f"{name.upper()} is a placeholder; set a real secret in production"
+                )
+        if self.cron_secret is None:
+            raise ValueError("CRON_SECRET must be set in production")
+        if self.database_mode is DatabaseMode.embedded:
+            raise ValueError(
+                "production needs DATABASE_URL or SUPABASE_URL, not the embedded server"
+            )
+        return self
+
+    @property
+    def database_mode(self) -> DatabaseMode:
+        """Which adapter runs: DATABASE_URL, else SUPABASE_URL, else the embedded server."""
+        if self.database_url is not None:
+            return DatabaseMode.postgres
+        if self.supabase_url:
+            return DatabaseMode.supabase
+        return DatabaseMode.embedded
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,64 @@
+"""The embedded default: a private PostgreSQL (``pgserver``) in ``EMBEDDED_DB_DIR``.
+
+``pgserver`` ships the server binaries in its wheel, so a new user needs no database install.
+Its calls block (initdb, pg_ctl), so callers run them in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("app.db.embedded")
+
+
+class EmbeddedPostgres:
+    """One embedded server; :meth:`start` returns its DSN, :meth:`stop` shuts it down."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.expanduser().resolve()
+        self._server: Any = None
+
+    def start(self) -> str:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._forget_dead_handles()
+        with warnings.catch_warnings():
+            # pgserver keeps its lock in the user's runtime dir and warns when XDG_RUNTIME_DIR
+            # is unset (it falls back to /tmp); nothing for a user to act on.
+            warnings.simplefilter("ignore", UserWarning)
+            try:
+                # Imported late: an optional extra, whose import creates a runtime lock file.
+                from pgserver.postgres_server import get_server
+            except ImportError as exc:
+                raise RuntimeError(
+                    "No database is configured and the embedded server is not installed: set "
+                    "DATABASE_URL or SUPABASE_URL, or pip install '.[embedded]'."
+                ) from exc
+            self._server = get_server(self.data_dir, cleanup_mode="stop")
+        dsn: str = self._server.get_uri()
+        logger.info("embedded_db.started data_dir=%s", self.data_dir)
+        return dsn
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+            logger.info("embedded_db.stopped data_dir=%s", self.data_dir)
+
+    def _forget_dead_handles(self) -> None:
+        # pgserver stops the server when the last process using it exits, tracked as a list of
+        # pids in the data folder. A process that was killed never removes its pid, and then no
+        # later process would ever stop the server; drop pids that are no longer running.
+        import psutil
+
+        handles = self.data_dir / ".handle_pids.json"
+        if not handles.exists():
+            return
+        try:
+            pids = [p for p in json.loads(handles.read_text()) if psutil.pid_exists(int(p))]
+        except (ValueError, TypeError):
+            pids = []
+        handles.write_text(json.dumps(pids))

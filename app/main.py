@@ -1,0 +1,189 @@
+"""The application factory: ``create_app()`` and the ASGI app ``app.main:app``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import __version__
+from app.config import Settings, get_settings
+from app.db.port import Database
+from app.db.resolve import open_database
+from app.errors import AppError, InternalError, MethodNotAllowed, NotFound, ValidationFailed
+from app.routers import health
+from app.services import api_keys
+
+logger = logging.getLogger("app")
+
+DESCRIPTION = """
+Table bookings for **The Anchor**: availability, regular tables and Sunday lunch (a roast for
+every guest and a PayPal deposit), guest self-service, staff actions, SMS and email.
+
+Every response is an envelope: `{"success": true, "data": ...}` or
+`{"success": false, "error": {"code", "message", "details"}}`. Dates are `YYYY-MM-DD` and times
+`HH:MM`, both Europe/London wall clock; money is a string with two decimals, in GBP.
+
+Authenticate with an API key issued by the pub, as `X-API-Key: anch_...` or
+`Authorization: Bearer anch_...`.
+""".strip()
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """Build the app. With ``database`` given (tests), the lifespan uses it and closes nothing."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            db: Database = (
+                database
+                if database is not None
+                else await stack.enter_async_context(open_database(settings))
+            )
+            if settings.bootstrap_api_key is not None:
+                await api_keys.ensure_bootstrap_key(
+                    db, raw_key=settings.bootstrap_api_key.get_secret_value()
+                )
+            app.state.db = db
+            yield
+
+    app = FastAPI(
+        title="The Anchor table-booking API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if database is not None:
+        app.state.db = database
+
+    _install_error_handlers(app)
+    app.add_middleware(CatchAllErrors)  # inside CORS, so a 500 still carries CORS headers
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_allowed_origins,
+        allow_methods=["GET", "POST", "PATCH", "OPTIONS"],
+        allow_headers=[
+            "Content-Type",
+            "Authorization",
+            "X-API-Key",
+            "Idempotency-Key",
+            "X-Booking-Token",
+        ],
+        expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
+    )
+    app.include_router(health.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AppError)
+        return JSONResponse(exc.envelope(), status_code=exc.status_code, headers=exc.headers)
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        fields = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
+                "message": err.get("msg", "invalid"),
+                "type": err.get("type"),
+            }
+            for err in exc.errors()
+        ]
+        names = ", ".join(dict.fromkeys(f["field"] for f in fields))
+        error = ValidationFailed(f"The request is not valid: {names}.", details=fields)
+        return await on_app_error(_, error)
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        error: AppError
+        if exc.status_code == 404:
+            error = NotFound(f"There is nothing at {request.url.path}.")
+        elif exc.status_code == 405:
+            error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}.")
+        else:
+            error = AppError(str(exc.detail))
+            error.status_code = exc.status_code  # type: ignore[misc]
+        response = await on_app_error(request, error)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    app.add_exception_handler(AppError, on_app_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+class CatchAllErrors:
+    """Turn an unhandled exception into a 500 envelope; the cause goes to the log only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("http.unhandled_error", extra={"path": scope.get("path")})
+            if started:
+                raise
+            error = InternalError()
+            response = JSONResponse(error.envelope(), status_code=error.status_code)
+            await response(scope, receive, send)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes.setdefault(
+        "ApiKey",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": "An API key `anch_...` issued by the pub.",
+        },
+    )
+    schemes.setdefault(
+        "Bearer",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`Authorization: Bearer anch_...` (an API key).",
+        },
+    )
+    app.openapi_schema = schema
+    return schema
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""The booking rules. Services take ``db`` first and never see HTTP types."""

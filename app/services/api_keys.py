@@ -1,0 +1,133 @@
+"""API keys: minting, the bootstrap key, and who a presented key belongs to.
+
+Keys look like ``anch_<43 base64url chars>`` (32 random bytes) and are stored only as the
+lowercase sha256 hex of the whole key, as the pub's existing app stores them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.db.port import Database
+from app.errors import Forbidden, Unauthorized, ValidationFailed
+
+logger = logging.getLogger("app.api_keys")
+
+KEY_PREFIX = "anch_"
+
+READ = "read:table_bookings"
+WRITE = "write:table_bookings"
+MANAGE = "manage:table_bookings"
+ALL_SCOPES = "*"
+TABLE_BOOKING_SCOPES = (READ, WRITE, MANAGE)
+KNOWN_SCOPES = frozenset({*TABLE_BOOKING_SCOPES, ALL_SCOPES})
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyCaller:
+    """A caller that presented an active, unexpired API key."""
+
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+    rate_limit: int
+
+    def allows(self, scope: str) -> bool:
+        return scope_allows(self.scopes, scope)
+
+
+def scope_allows(scopes: frozenset[str], required: str) -> bool:
+    """``*`` allows everything; ``manage:<resource>`` allows every scope on that resource."""
+    if ALL_SCOPES in scopes or required in scopes:
+        return True
+    _, _, resource = required.partition(":")
+    return f"manage:{resource}" in scopes
+
+
+def generate_key() -> str:
+    raw = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
+    return KEY_PREFIX + raw
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+
+
+def parse_scopes(text: str) -> list[str]:
+    scopes = sorted({s.strip() for s in text.split(",") if s.strip()})
+    unknown = [s for s in scopes if s not in KNOWN_SCOPES]
+    if not scopes or unknown:
+        raise ValidationFailed(
+            f"Scopes must be a comma-separated list of: {', '.join(sorted(KNOWN_SCOPES))}.",
+            details={"unknown": unknown},
+        )
+    return scopes
+
+
+async def create_api_key(
+    db: Database,
+    *,
+    name: str,
+    scopes: list[str],
+    rate_limit: int = 1000,
+    expires_at: datetime | None = None,
+    description: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Mint a key; return the raw key (shown once, never stored) and the stored row."""
+    if not name.strip():
+        raise ValidationFailed("A key needs a name.", details={"field": "name"})
+    if rate_limit < 1:
+        raise ValidationFailed(
+            "The rate limit must be at least 1.", details={"field": "rate_limit"}
+        )
+    raw = generate_key()
+    row = await db.rpc(
+        "api_key_create",
+        {
+            "p_key_hash": hash_key(raw),
+            "p_name": name.strip(),
+            "p_permissions": scopes,
+            "p_rate_limit": rate_limit,
+            "p_expires_at": expires_at.isoformat() if expires_at else None,
+            "p_description": description,
+        },
+    )
+    return raw, row
+
+
+async def ensure_bootstrap_key(db: Database, *, raw_key: str) -> None:
+    """Make sure a key with exactly this value exists, active, with every table-booking scope."""
+    row = await db.rpc(
+        "api_key_ensure",
+        {
+            "p_key_hash": hash_key(raw_key),
+            "p_name": "bootstrap (BOOTSTRAP_API_KEY)",
+            "p_permissions": list(TABLE_BOOKING_SCOPES),
+        },
+    )
+    logger.info("api_keys.bootstrap_ensured key_id=%s", row["id"])
+
+
+async def authenticate_api_key(db: Database, *, raw_key: str) -> ApiKeyCaller:
+    row = await db.rpc("api_key_authenticate", {"p_key_hash": hash_key(raw_key)})
+    if not row:
+        raise Unauthorized("The API key is unknown, inactive or expired.")
+    permissions = row.get("permissions") or []
+    return ApiKeyCaller(
+        key_id=str(row["id"]),
+        name=str(row["name"]),
+        scopes=frozenset(str(p) for p in permissions if isinstance(p, str)),
+        rate_limit=int(row.get("rate_limit") or 1000),
+    )
+
+
+def require(caller: ApiKeyCaller, scope: str) -> ApiKeyCaller:
+    if not caller.allows(scope):
+        raise Forbidden(f"This API key lacks the scope {scope}.", details={"required": scope})
+    return caller

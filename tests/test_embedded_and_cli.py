@@ -1,0 +1,216 @@
+"""The embedded default and the command line, run for real (slowest tests of the suite)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import asyncpg
+import psutil
+import pytest
+
+from app.config import Settings
+from app.db import migrations
+from app.main import create_app
+from app.services import api_keys
+from tests.conftest import asgi_client
+
+REPO = Path(__file__).resolve().parents[1]
+BOOTSTRAP = "anch_bootstrap_for_the_embedded_test_000000000"
+
+
+def postgres_processes(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(attrs=["name", "cmdline", "status"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if proc.info["name"] == "postgres" and any(str(data_dir) in part for part in cmdline):
+            found.append(proc)
+    return found
+
+
+def wait_until_gone(data_dir: Path, seconds: float = 15) -> list[psutil.Process]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        left = postgres_processes(data_dir)
+        if not left:
+            return []
+        time.sleep(0.2)
+    return postgres_processes(data_dir)
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class TestEmbeddedDefault:
+    async def test_start_seed_bootstrap_restart(self, tmp_path: Path) -> None:
+        data_dir = tmp_path / "pgdata"
+        settings = Settings(
+            _env_file=None,
+            APP_ENV="test",
+            embedded_db_dir=data_dir,
+            bootstrap_api_key=BOOTSTRAP,
+        )
+
+        async def one_run() -> tuple[int, int]:
+            app = create_app(settings)
+            async with app.router.lifespan_context(app):
+                async with asgi_client(app) as client:
+                    health = await client.get("/health")
+                    assert health.status_code == 200
+                    assert health.json() == {"status": "ok", "database": "ok"}
+                    missing = await client.get("/api/nope")
+                    assert missing.status_code == 404
+                    assert missing.json()["error"]["code"] == "NOT_FOUND"
+                db = app.state.db
+                caller = await api_keys.authenticate_api_key(db, raw_key=BOOTSTRAP)
+                assert caller.scopes == set(api_keys.TABLE_BOOKING_SCOPES)
+                counts = await db._pool.fetchrow(  # a peek under the port, for the test only
+                    "select (select count(*) from sunday_lunch_menu_items) as menu,"
+                    " (select count(*) from api_keys) as keys,"
+                    " (select count(*) from api_keys where key_hash = $1) as hashed,"
+                    " (select count(*) from api_keys where key_hash = $2) as plain",
+                    api_keys.hash_key(BOOTSTRAP),
+                    BOOTSTRAP,
+                )
+                assert counts["hashed"] == 1 and counts["plain"] == 0
+                assert postgres_processes(data_dir), "the embedded server should be running"
+                return int(counts["menu"]), int(counts["keys"])
+
+        first = await one_run()
+        assert first[0] > 0, "demo data should include the Sunday lunch menu"
+        assert wait_until_gone(data_dir) == []
+
+        # The command line uses the same data folder when nothing is configured.
+        created = cli(
+            "api-keys",
+            "create",
+            "--name",
+            "website",
+            "--scopes",
+            "read:table_bookings,write:table_bookings",
+            env={"EMBEDDED_DB_DIR": str(data_dir), "APP_ENV": "test"},
+        )
+        assert created.returncode == 0, created.stderr
+        raw_key = created.stdout.strip().splitlines()[-1]
+        assert raw_key.startswith("anch_") and raw_key not in created.stderr
+        assert wait_until_gone(data_dir) == []
+
+        second = await one_run()
+        assert second == (first[0], first[1] + 1), "a restart keeps the data and adds no copies"
+        assert wait_until_gone(data_dir) == []
+
+
+class TestServeCommand:
+    @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+    def test_stopping_the_service_stops_postgres(
+        self, tmp_path: Path, stop_signal: signal.Signals
+    ) -> None:
+        data_dir = tmp_path / "pgdata"
+        port = free_port()
+        log = (tmp_path / "serve.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"],
+            cwd=REPO,
+            env={
+                **os.environ,
+                "EMBEDDED_DB_DIR": str(data_dir),
+                "PORT": str(port),
+                "APP_ENV": "test",
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            body = None
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                        body = r.read().decode()
+                        break
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    time.sleep(0.3)
+            output = (tmp_path / "serve.log").read_text
+            assert body == '{"status":"ok","database":"ok"}', output()
+            assert postgres_processes(data_dir)
+            process.send_signal(stop_signal)
+            # uvicorn shuts down gracefully, then re-raises the signal as its exit status.
+            assert process.wait(timeout=30) in (0, -stop_signal), output()
+            assert "Application shutdown complete" in output()
+            assert wait_until_gone(data_dir) == []
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            log.close()
+
+
+class TestMigrateCommand:
+    async def test_migrate_applies_then_has_nothing_to_do(
+        self, pg_admin_dsn: str, tmp_path: Path
+    ) -> None:
+        from tests.conftest import with_database
+
+        admin = await asyncpg.connect(pg_admin_dsn)
+        await admin.execute("drop database if exists anchor_cli_migrate with (force)")
+        await admin.execute("create database anchor_cli_migrate")
+        try:
+            env = {"DATABASE_URL": with_database(pg_admin_dsn, "anchor_cli_migrate")}
+            first = cli("migrate", env=env)
+            assert first.returncode == 0, first.stderr
+            versions = [m.version for m in migrations.discover()]
+            assert first.stdout.strip() == (
+                f"applied {len(versions)} migration(s): " + ", ".join(versions)
+            )
+            again = cli("migrate", env=env)
+            assert again.returncode == 0, again.stderr
+            assert again.stdout.strip() == "applied 0 migration(s)"
+        finally:
+            await admin.execute("drop database anchor_cli_migrate with (force)")
+            await admin.close()
+
+    def test_migrate_refuses_supabase_http_only(self) -> None:
+        result = cli(
+            "migrate",
+            env={"SUPABASE_URL": "https://x.supabase.co", "SUPABASE_SERVICE_ROLE_KEY": "k"},
+        )
+        assert result.returncode == 2
+        assert "DATABASE_URL" in result.stderr
+
+    def test_bad_scope_is_refused(self, tmp_path: Path) -> None:
+        result = cli(
+            "api-keys",
+            "create",
+            "--name",
+            "x",
+            "--scopes",
+            "everything",
+            env={"EMBEDDED_DB_DIR": str(tmp_path / "unused")},
+        )
+        assert result.returncode == 2
+        assert "Scopes must be" in result.stderr
