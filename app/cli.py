@@ -27,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.INFO if getattr(args, "handler", None) is _serve else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s:     %(name)s %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # its INFO echoes every pg_ctl call
     settings = get_settings()
     try:
         result: int = args.handler(args, settings)

@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     environment: Environment = Field(
         default=Environment.development,
         validation_alias="APP_ENV",
-        description="development, test or production; production refuses placeholder secrets.",
+        description="development, test or production; only development accepts placeholder "
+        "secrets, and production needs CRON_SECRET and a real database.",
     )
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -94,8 +95,10 @@ class Settings(BaseSettings):
         return data
 
     @model_validator(mode="after")
-    def _refuse_placeholders_in_production(self) -> Self:
-        if self.environment is not Environment.production:
+    def _refuse_unsafe_configuration(self) -> Self:
+        if self.supabase_url and self.database_url is None and not self.supabase_service_role_key:
+            raise ValueError("SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY is not")
+        if self.environment is Environment.development:
             return self
         for name in (
             "cron_secret",
@@ -111,9 +114,9 @@ class Settings(BaseSettings):
                 value is not None
                 and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
             ):
-                raise ValueError(
-                    f"{name.upper()} is a placeholder; set a real secret in production"
-                )
+                raise ValueError(f"{name.upper()} is a placeholder; set a real secret")
+        if self.environment is not Environment.production:
+            return self
         if self.cron_secret is None:
             raise ValueError("CRON_SECRET must be set in production")
         if self.database_mode is DatabaseMode.embedded:

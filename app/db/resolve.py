@@ -45,9 +45,9 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
     mode = settings.database_mode
     logger.info("db.opening mode=%s", mode.value)
     if mode is DatabaseMode.supabase:
+        # Settings refuses SUPABASE_URL without the key, so both are here.
         assert settings.supabase_url is not None
-        if settings.supabase_service_role_key is None:
-            raise RuntimeError("SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY is not")
+        assert settings.supabase_service_role_key is not None
         supabase = await SupabaseDatabase.connect(
             settings.supabase_url,
             settings.supabase_service_role_key.get_secret_value(),
