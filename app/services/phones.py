@@ -1,0 +1,114 @@
+"""Phone numbers: what a guest typed, as E.164, and the legacy forms the pub's app stored.
+
+The pub's existing app stores E.164 now, but older ``customers.mobile_number`` rows hold
+``447…``, ``0044…`` or ``07…``; ``phone_variants`` lists those forms so a lookup still finds them.
+Pure functions: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from app.errors import ValidationFailed
+
+DEFAULT_REGION = "GB"
+UK_COUNTRY_CODE = 44
+MAX_INPUT_LENGTH = 64
+FIELD = "customer.mobile_number"
+
+# Ofcom reserves 07700 900000-900999 for drama. phonenumbers calls them invalid, but the pub's docs
+# and tests use them as example numbers, so they are accepted; no real phone can have one.
+_DRAMA_RANGE = re.compile(r"\+447700900\d{3}")
+
+# A trailing extension ("x123", "ext. 123", "#123") is dropped: only the line itself can take a
+# call or a text, and refusing the booking over it would help no one.
+_EXTENSION = re.compile(r"[\s,;]*(?:ext(?:ension|n)?\.?|x|#)\s*\d{1,10}\s*$", re.IGNORECASE)
+
+# What may surround the digits. Anything else (letters above all) is refused rather than handed to
+# phonenumbers, which would read letters as a keypad word ("0800 FLOWERS").
+_PUNCTUATION = frozenset("+-.()[]/\u2010\u2011\u2012\u2013\u2014\u2212")
+
+_EMPTY = "Please enter a phone number."
+_TOO_LONG = "That phone number is too long. Please check it and try again."
+_NOT_A_NUMBER = (
+    "That doesn't look like a phone number. Please use digits, for example 07700 900123."
+)
+_INVALID = (
+    "That phone number doesn't look right. Please check it, for example 07700 900123, "
+    "or include the country code, for example +1 202 555 0123."
+)
+
+
+def normalise_phone(raw: str) -> str:
+    """E.164 for a phone number a guest typed; raises app.errors.ValidationFailed.
+
+    UK is the default: ``07700 900123``, ``7700900123``, ``447700900123``, ``0044…``, ``+44 (0)…``
+    all give ``+447700900123``. +44 includes Jersey, Guernsey and the Isle of Man (validated on
+    the country code, never on region "GB"). A number with ``+`` or ``00`` keeps its country; bare
+    digits that are not a valid UK number are tried as ``+<digits>`` (how the legacy app stored
+    ``12025550123``), except those starting with 7, which are a UK mobile missing its 0 and never
+    read as +7. Accepted: anything ``phonenumbers.is_valid_number`` accepts, plus Ofcom's drama
+    range +447700900000..+447700900999. A trailing extension (``x123``, ``ext 123``, ``#123``) is
+    dropped, not refused. Refused: empty input, more than 64 characters, letters or other
+    symbols, and anything phonenumbers cannot make valid (too short, too long, junk).
+    """
+    if len(raw) > MAX_INPUT_LENGTH:
+        raise _error(_TOO_LONG)
+    text = _EXTENSION.sub("", raw.strip()).strip()
+    if not text:
+        raise _error(_EMPTY if not raw.strip() else _NOT_A_NUMBER)
+    if not all(ch.isdecimal() or ch.isspace() or ch in _PUNCTUATION for ch in text):
+        raise _error(_NOT_A_NUMBER)
+
+    e164 = _valid_e164(text, DEFAULT_REGION)
+    if e164 is None and "+" not in text:
+        digits = phonenumbers.normalize_digits_only(text)
+        # A UK mobile typed without its 0 and with a digit too many ("79111234567") would
+        # otherwise become a valid Russian number.
+        if not digits.startswith(("0", "7")):
+            e164 = _valid_e164("+" + digits, None)
+    if e164 is None:
+        raise _error(_INVALID)
+    return e164
+
+
+def phone_variants(e164: str) -> list[str]:
+    """The legacy forms the pub's app may have stored in customers.mobile_number, for lookup.
+
+    ``+447700900123`` -> ``["+447700900123", "447700900123", "00447700900123", "07700900123"]``;
+    ``+12025550123`` -> ``["+12025550123", "12025550123", "0012025550123"]``. Takes anything
+    ``normalise_phone`` accepts (and raises as it does). A form that would normalise to a
+    different number (the bare digits of some short foreign numbers read as UK, or of +7 numbers)
+    is left out, so a lookup never matches someone else's legacy row.
+    """
+    canonical = normalise_phone(e164)
+    digits = canonical.removeprefix("+")
+    candidates = [canonical, digits, "00" + digits]
+    number = phonenumbers.parse(canonical, None)
+    if number.country_code == UK_COUNTRY_CODE:
+        candidates.append("0" + phonenumbers.national_significant_number(number))
+    return [form for form in dict.fromkeys(candidates) if _normalises_to(form, canonical)]
+
+
+def _valid_e164(text: str, region: str | None) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.is_valid_number(number) or _DRAMA_RANGE.fullmatch(e164):
+        return e164
+    return None
+
+
+def _normalises_to(form: str, canonical: str) -> bool:
+    try:
+        return normalise_phone(form) == canonical
+    except ValidationFailed:
+        return False
+
+
+def _error(message: str) -> ValidationFailed:
+    return ValidationFailed(message, details={"field": FIELD})
