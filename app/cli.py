@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,9 +18,11 @@ import asyncpg
 
 from app.config import DatabaseMode, Settings, get_settings
 from app.db import migrations
+from app.db.embedded import embedded_jwt_secret
 from app.db.resolve import embedded_dsn, open_database
 from app.errors import AppError
 from app.services import api_keys
+from app.services.staff_auth import mint_staff_token
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +67,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--description", default=None)
     create.set_defaults(handler=_create_key)
+
+    staff = commands.add_parser(
+        "staff-token",
+        help="mint a staff sign-in token (HS256) for local use; the token is the last line printed",
+    )
+    staff.add_argument("--user-id", type=uuid.UUID, default=None, help="default: a new UUID")
+    staff.add_argument("--email", required=True)
+    staff.add_argument(
+        "--role",
+        choices=["staff", "manager", "super_admin"],
+        default=None,
+        help="embedded database only: also give this user the role (auth.users + user_roles)",
+    )
+    staff.add_argument("--ttl", type=int, default=8 * 3600, help="seconds the token is valid")
+    staff.set_defaults(handler=_staff_token)
     return parser
 
 
@@ -98,6 +116,48 @@ async def _apply(dsn: str) -> list[str]:
         return await migrations.apply_pending(conn)
     finally:
         await conn.close()
+
+
+def _staff_token(args: argparse.Namespace, settings: Settings) -> int:
+    user_id = str(args.user_id or uuid.uuid4())
+    if settings.supabase_jwt_secret is not None:
+        secret = settings.supabase_jwt_secret.get_secret_value()
+    elif settings.database_mode is DatabaseMode.embedded:
+        secret = embedded_jwt_secret(settings.embedded_db_dir)
+    else:
+        raise AppError(
+            "Without SUPABASE_JWT_SECRET staff tokens come from signing in to Supabase; "
+            "this command only mints tokens for a shared secret or the embedded default."
+        )
+    if args.role is not None:
+        if settings.database_mode is not DatabaseMode.embedded:
+            raise AppError("--role works on the embedded database only; give roles in the app.")
+
+        async def grant() -> None:
+            async with embedded_dsn(settings) as dsn:
+                conn = await asyncpg.connect(dsn)
+                try:
+                    await conn.execute(
+                        "insert into auth.users (id, email) values ($1::uuid, $2)"
+                        " on conflict (id) do update set email = excluded.email",
+                        user_id,
+                        args.email,
+                    )
+                    await conn.execute(
+                        "insert into user_roles (user_id, role_id)"
+                        " select $1::uuid, id from roles where name = $2 on conflict do nothing",
+                        user_id,
+                        args.role,
+                    )
+                finally:
+                    await conn.close()
+
+        asyncio.run(grant())
+    token = mint_staff_token(secret=secret, user_id=user_id, email=args.email, ttl_seconds=args.ttl)
+    role = f" with role {args.role}" if args.role else ""
+    print(f"staff token for {args.email} (user {user_id}){role}, valid {args.ttl} s:")
+    print(token)
+    return 0
 
 
 def _create_key(args: argparse.Namespace, settings: Settings) -> int:

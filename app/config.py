@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         description="Comma-separated origins allowed to call the API from a browser.",
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    availability_limit_per_minute: int = Field(
+        default=120, ge=1, description="Availability requests per client address per minute."
+    )
+    create_limit_per_phone_per_hour: int = Field(
+        default=20, ge=1, description="Bookings created for one phone number per hour."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,18 +1,27 @@
-"""The dependencies routers declare: ``Db``, ``SettingsDep`` and who is calling."""
+"""The dependencies routers declare: ``Db``, ``Now``, ``Client`` and who is calling.
+
+Callers: an API key (``X-API-Key: anch_...`` or ``Authorization: Bearer anch_...``), a member of
+staff (``Authorization: Bearer <Supabase JWT>``) or a guest holding a booking's manage token
+(``X-Booking-Token`` or ``?token=``).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.config import Settings
 from app.db.port import Database
-from app.errors import Unauthorized
-from app.services import api_keys
-from app.services.api_keys import ApiKeyCaller
+from app.errors import Forbidden, Unauthorized
+from app.services import api_keys, tokens
+from app.services.actors import Actor, ClientInfo
+from app.services.api_keys import ApiKeyCaller, ExtraLimit
+from app.services.staff_auth import StaffTokenVerifier
 
 
 def get_db(request: Request) -> Database:
@@ -25,8 +34,34 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
+def get_now(request: Request) -> datetime:
+    """The time, from the app's clock (UTC); tests replace the clock to move it."""
+    now: datetime = request.app.state.clock()
+    return now
+
+
+def client_info(request: Request) -> ClientInfo:
+    # On Vercel (and behind any proxy) the caller is the first address of X-Forwarded-For.
+    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    candidate = forwarded or (request.client.host if request.client else "")
+    try:
+        ip: str | None = str(ipaddress.ip_address(candidate))
+    except ValueError:
+        ip = None
+    agent = request.headers.get("user-agent")
+    return ClientInfo(ip=ip, user_agent=agent[:500] if agent else None)
+
+
+def get_staff_verifier(request: Request) -> StaffTokenVerifier:
+    verifier: StaffTokenVerifier = request.app.state.staff_verifier
+    return verifier
+
+
 Db = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+Now = Annotated[datetime, Depends(get_now)]
+Client = Annotated[ClientInfo, Depends(client_info)]
+StaffVerifier = Annotated[StaffTokenVerifier, Depends(get_staff_verifier)]
 
 # auto_error=False: a missing credential is answered by us, in the envelope, not by FastAPI.
 api_key_header = APIKeyHeader(
@@ -37,33 +72,126 @@ api_key_header = APIKeyHeader(
 )
 bearer = HTTPBearer(
     scheme_name="Bearer",
-    description="`Authorization: Bearer anch_...` (an API key).",
+    description="`Authorization: Bearer anch_...` (an API key) or a staff member's Supabase "
+    "access token.",
+    auto_error=False,
+)
+booking_token_header = APIKeyHeader(
+    name="X-Booking-Token",
+    scheme_name="BookingToken",
+    description="The guest's manage token, returned when the booking was made.",
     auto_error=False,
 )
 
+ApiKeyHeaderValue = Annotated[str | None, Depends(api_key_header)]
+BearerValue = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _presented_key(
+    x_api_key: str | None, authorization: HTTPAuthorizationCredentials | None
+) -> str | None:
+    if x_api_key:
+        return x_api_key
+    if authorization is not None and authorization.credentials.startswith(api_keys.KEY_PREFIX):
+        return authorization.credentials
+    return None
+
+
+async def _authenticate_key(
+    request: Request, db: Database, now: datetime, raw: str, extra: tuple[ExtraLimit, ...]
+) -> ApiKeyCaller:
+    caller = await api_keys.authenticate_api_key(db, raw_key=raw, now=now, extra_limits=extra)
+    # Read by RateLimitHeaders, so every keyed response, errors included, carries them.
+    request.state.rate_limit = caller.rate
+    return caller
+
 
 async def api_key_caller(
-    db: Db,
-    x_api_key: Annotated[str | None, Depends(api_key_header)],
-    authorization: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request, db: Db, now: Now, x_api_key: ApiKeyHeaderValue, authorization: BearerValue
 ) -> ApiKeyCaller:
     """The API key presented as ``X-API-Key`` (preferred) or ``Authorization: Bearer anch_...``."""
-    raw = x_api_key
-    if not raw and authorization is not None and authorization.credentials.startswith("anch_"):
-        raw = authorization.credentials
+    raw = _presented_key(x_api_key, authorization)
     if not raw:
         raise Unauthorized("Send an API key in X-API-Key or as Authorization: Bearer anch_...")
-    return await api_keys.authenticate_api_key(db, raw_key=raw)
+    return await _authenticate_key(request, db, now, raw, ())
 
 
 Caller = Annotated[ApiKeyCaller, Depends(api_key_caller)]
 
 
-def require_scope(scope: str) -> Callable[[ApiKeyCaller], Awaitable[ApiKeyCaller]]:
-    """A dependency that admits only keys holding ``scope`` (``*`` and ``manage:`` included)."""
+def require_scope(
+    scope: str, *, per_client_per_minute: Callable[[Settings], int] | None = None
+) -> Callable[..., Awaitable[ApiKeyCaller]]:
+    """Admit only keys holding ``scope`` (``*`` and ``manage:`` included).
 
-    async def dependency(caller: Caller) -> ApiKeyCaller:
+    ``per_client_per_minute`` adds a limit per client address, counted in the same call.
+    """
+
+    async def dependency(
+        request: Request,
+        db: Db,
+        now: Now,
+        settings: SettingsDep,
+        client: Client,
+        x_api_key: ApiKeyHeaderValue,
+        authorization: BearerValue,
+    ) -> ApiKeyCaller:
+        raw = _presented_key(x_api_key, authorization)
+        if not raw:
+            raise Unauthorized("Send an API key in X-API-Key or as Authorization: Bearer anch_...")
+        extra: tuple[ExtraLimit, ...] = ()
+        if per_client_per_minute is not None and client.ip:
+            extra = (
+                ExtraLimit(f"client:{scope}:{client.ip}", per_client_per_minute(settings), 60),
+            )
+        caller = await _authenticate_key(request, db, now, raw, extra)
         return api_keys.require(caller, scope)
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency
+
+
+def acting(
+    *, key_scope: str, staff_action: str, guest: bool = False
+) -> Callable[..., Awaitable[Actor]]:
+    """Who acts on bookings: a guest with the booking's token (when ``guest``), a key with
+    ``key_scope``, or staff whose role grants ``table_bookings:<staff_action>``."""
+
+    async def dependency(
+        request: Request,
+        db: Db,
+        now: Now,
+        verifier: StaffVerifier,
+        x_api_key: ApiKeyHeaderValue,
+        authorization: BearerValue,
+        x_booking_token: Annotated[str | None, Depends(booking_token_header)],
+        token: Annotated[
+            str | None, Query(description="The guest's manage token (instead of the header).")
+        ] = None,
+    ) -> Actor:
+        guest_token = x_booking_token or token
+        if guest and guest_token:
+            if len(guest_token) > 256:
+                raise Unauthorized("That booking link is not valid.")
+            return Actor(kind="guest", token_hash=tokens.hash_token(guest_token))
+        raw_key = _presented_key(x_api_key, authorization)
+        if raw_key:
+            caller = await _authenticate_key(request, db, now, raw_key, ())
+            api_keys.require(caller, key_scope)
+            return Actor(kind="api_key", id=caller.key_id, name=caller.name)
+        if authorization is not None:
+            staff = await verifier.verify(authorization.credentials)
+            allowed = await db.rpc(
+                "staff_has_permission", {"p_user_id": staff.user_id, "p_action": staff_action}
+            )
+            if not allowed:
+                raise Forbidden(
+                    f"Your role does not allow table_bookings:{staff_action}.",
+                    details={"required": f"table_bookings:{staff_action}"},
+                )
+            return Actor(kind="staff", id=staff.user_id, email=staff.email)
+        what = "the booking's token, an API key" if guest else "an API key"
+        raise Unauthorized(f"Send {what} or a staff sign-in token.")
+
+    dependency.__name__ = f"acting_{staff_action}"
     return dependency

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,12 +18,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.config import Settings, get_settings
+from app.config import DatabaseMode, Settings, get_settings
+from app.db.embedded import embedded_jwt_secret
 from app.db.port import Database
 from app.db.resolve import open_database
 from app.errors import AppError, InternalError, MethodNotAllowed, NotFound, ValidationFailed
-from app.routers import health
+from app.routers import health, table_bookings
 from app.services import api_keys
+from app.services.staff_auth import StaffTokenVerifier
 
 logger = logging.getLogger("app")
 
@@ -38,7 +42,16 @@ Authenticate with an API key issued by the pub, as `X-API-Key: anch_...` or
 """.strip()
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> FastAPI:
     """Build the app. With ``database`` given (tests), the lifespan uses it and closes nothing."""
     settings = settings or get_settings()
 
@@ -54,7 +67,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 await api_keys.ensure_bootstrap_key(
                     db, raw_key=settings.bootstrap_api_key.get_secret_value()
                 )
+            http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
             app.state.db = db
+            app.state.staff_verifier = StaffTokenVerifier(
+                jwt_secret=_staff_jwt_secret(settings),
+                supabase_url=settings.supabase_url,
+                http=http,
+            )
             yield
 
     app = FastAPI(
@@ -64,11 +83,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         lifespan=lifespan,
     )
     app.state.settings = settings
-    if database is not None:
-        app.state.db = database
+    app.state.clock = clock
 
     _install_error_handlers(app)
     app.add_middleware(CatchAllErrors)  # inside CORS, so a 500 still carries CORS headers
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allowed_origins,
@@ -83,8 +102,17 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
     )
     app.include_router(health.router)
+    app.include_router(table_bookings.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _staff_jwt_secret(settings: Settings) -> str | None:
+    if settings.supabase_jwt_secret is not None:
+        return settings.supabase_jwt_secret.get_secret_value()
+    if settings.database_mode is DatabaseMode.embedded:
+        return embedded_jwt_secret(settings.embedded_db_dir)
+    return None  # staff tokens are then checked against the project's JWKS
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -124,6 +152,33 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+class RateLimitHeaders:
+    """Add ``X-RateLimit-*`` to every response of a request made with an API key."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            state = scope.get("state") or {}
+            rate = state.get("rate_limit")
+            if message["type"] == "http.response.start" and rate is not None:
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [
+                    (name.lower().encode(), value.encode())
+                    for name, value in rate.headers().items()
+                    if name.lower().encode() not in present
+                ]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class CatchAllErrors:

@@ -8,11 +8,15 @@ gets a fresh copy of it (``CREATE DATABASE ... TEMPLATE``), so tests never see e
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +32,7 @@ from app.db import migrations
 from app.db.embedded import EmbeddedPostgres
 from app.db.postgres import PostgresDatabase
 from app.main import create_app
+from app.services.staff_auth import mint_staff_token
 
 TEMPLATE_DB = "anchor_test_template"
 _counter = itertools.count()
@@ -66,6 +71,8 @@ async def template_dsn(pg_admin_dsn: str) -> str:
     conn = await asyncpg.connect(dsn)
     try:
         await migrations.apply_pending(conn)
+        # Tests book against the demo pub: hours, the Sunday lunch menu, 50 covers.
+        await migrations.load_demo_data_once(conn)
     finally:
         await conn.close()
     return dsn
@@ -109,6 +116,32 @@ async def db(database_url: str) -> AsyncIterator[PostgresDatabase]:
         await database.close()
 
 
+STAFF_JWT_SECRET = "staff-jwt-secret-for-the-test-suite-0123456789"
+#: Tuesday 24 November 2026, 10:00 in London (GMT): the suite's default "now".
+DEFAULT_NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """The app's clock in tests: fixed until a test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(DEFAULT_NOW)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
@@ -116,19 +149,23 @@ def settings(tmp_path: Path) -> Settings:
         APP_ENV="test",
         embedded_db_dir=tmp_path / "embedded",
         cron_secret="test-cron-secret-0123456789",
+        supabase_jwt_secret=STAFF_JWT_SECRET,
     )
 
 
 @pytest.fixture
-def app(settings: Settings, db: PostgresDatabase) -> FastAPI:
-    return create_app(settings, database=db)
+def app(settings: Settings, db: PostgresDatabase, clock: FakeClock) -> FastAPI:
+    return create_app(settings, database=db, clock=clock)
 
 
 @asynccontextmanager
 async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client that calls ``app`` in process (no network, no lifespan)."""
+    """An HTTP client that calls ``app`` in process (no network), inside its lifespan."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as c,
+    ):
         yield c
 
 
@@ -151,3 +188,119 @@ def envelope_error(response: httpx.Response) -> dict[str, Any]:
     error: dict[str, Any] = body["error"]
     assert set(error) == {"code", "message", "details"}, error
     return error
+
+
+# Arranging bookings ------------------------------------------------------------------------------
+
+ALL_SCOPES = ["read:table_bookings", "write:table_bookings", "manage:table_bookings"]
+
+
+@pytest.fixture
+def make_key(conn: asyncpg.Connection) -> Any:
+    """``await make_key(["read:table_bookings"], rate_limit=1000)`` -> headers for that key."""
+
+    async def make(scopes: list[str] | None = None, *, rate_limit: int = 1000) -> dict[str, str]:
+        raw = f"anch_test_{next(_counter)}_{os.urandom(6).hex()}"
+        await conn.execute(
+            "insert into api_keys (key_hash, name, permissions, rate_limit)"
+            " values ($1, $2, $3::jsonb, $4)",
+            hashlib.sha256(raw.encode()).hexdigest(),
+            f"test key {raw[-6:]}",
+            json.dumps(scopes if scopes is not None else ALL_SCOPES),
+            rate_limit,
+        )
+        return {"X-API-Key": raw}
+
+    return make
+
+
+@pytest.fixture
+async def key(make_key: Any) -> dict[str, str]:
+    """Headers of a key with every table-booking scope."""
+    headers: dict[str, str] = await make_key()
+    return headers
+
+
+@pytest.fixture
+def make_staff(conn: asyncpg.Connection) -> Any:
+    """``await make_staff("manager")`` -> Authorization headers of a staff member in that role
+    (``None``: signed in, no role)."""
+
+    async def make(role: str | None, *, email: str | None = None) -> dict[str, str]:
+        user_id = str(uuid.uuid4())
+        email = email or f"{role or 'nobody'}-{user_id[:8]}@the-anchor.pub"
+        await conn.execute(
+            "insert into auth.users (id, email) values ($1::uuid, $2)", user_id, email
+        )
+        if role is not None:
+            await conn.execute(
+                "insert into user_roles (user_id, role_id)"
+                " select $1::uuid, id from roles where name = $2",
+                user_id,
+                role,
+            )
+        token = mint_staff_token(secret=STAFF_JWT_SECRET, user_id=user_id, email=email)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture
+async def menu(conn: asyncpg.Connection) -> dict[str, str]:
+    """Demo Sunday lunch menu ids by name."""
+    rows = await conn.fetch("select id::text, name from sunday_lunch_menu_items")
+    return {r["name"]: r["id"] for r in rows}
+
+
+def regular_body(
+    day: str = "2026-11-27",
+    time: str = "19:00",
+    party_size: int = 4,
+    *,
+    phone: str = "07911 123456",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "booking_type": "regular",
+        "date": day,
+        "time": time,
+        "party_size": party_size,
+        "customer": {
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "mobile_number": phone,
+            "email": None,
+            "sms_opt_in": True,
+        },
+        **extra,
+    }
+
+
+def sunday_body(
+    menu: dict[str, str],
+    day: str = "2026-11-29",
+    time: str = "13:00",
+    mains: dict[str, int] | None = None,
+    *,
+    phone: str = "07911 123456",
+    extras: dict[str, int] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A Sunday lunch for one guest per main in ``mains`` (default: two roast chickens)."""
+    mains = mains if mains is not None else {"Roasted Chicken": 2}
+    selections = [
+        {"menu_item_id": menu[name], "quantity": n}
+        for name, n in {**mains, **(extras or {})}.items()
+    ]
+    body = regular_body(day, time, sum(mains.values()), phone=phone, **extra)
+    return {**body, "booking_type": "sunday_lunch", "menu_selections": selections}
+
+
+async def create_booking(
+    client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]
+) -> dict[str, Any]:
+    """Create and return ``data``; fails the test unless it was created."""
+    response = await client.post("/api/table-bookings", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data

@@ -203,7 +203,7 @@ class TestMintingKeys:
         assert stored is not None
         assert stored["key_hash"] == api_keys.hash_key(raw)
         assert raw not in str(dict(stored))
-        caller = await api_keys.authenticate_api_key(db, raw_key=raw)
+        caller = await api_keys.authenticate_api_key(db, raw_key=raw, now=datetime.now(UTC))
         assert caller.name == "website" and caller.scopes == {api_keys.READ}
         assert row["id"] == caller.key_id
 
@@ -215,5 +215,7 @@ class TestMintingKeys:
         assert len(rows) == 1
         assert rows[0]["key_hash"] == api_keys.hash_key("anch_bootstrap_value")
         assert rows[0]["is_active"] is True
-        caller = await api_keys.authenticate_api_key(db, raw_key="anch_bootstrap_value")
+        caller = await api_keys.authenticate_api_key(
+            db, raw_key="anch_bootstrap_value", now=datetime.now(UTC)
+        )
         assert caller.scopes == set(api_keys.TABLE_BOOKING_SCOPES)

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -78,16 +79,17 @@ class TestEmbeddedDefault:
 
         async def one_run() -> tuple[int, int]:
             app = create_app(settings)
-            async with app.router.lifespan_context(app):
-                async with asgi_client(app) as client:
-                    health = await client.get("/health")
-                    assert health.status_code == 200
-                    assert health.json() == {"status": "ok", "database": "ok"}
-                    missing = await client.get("/api/nope")
-                    assert missing.status_code == 404
-                    assert missing.json()["error"]["code"] == "NOT_FOUND"
+            async with asgi_client(app) as client:  # runs the lifespan: starts the database
+                health = await client.get("/health")
+                assert health.status_code == 200
+                assert health.json() == {"status": "ok", "database": "ok"}
+                missing = await client.get("/api/nope")
+                assert missing.status_code == 404
+                assert missing.json()["error"]["code"] == "NOT_FOUND"
                 db = app.state.db
-                caller = await api_keys.authenticate_api_key(db, raw_key=BOOTSTRAP)
+                caller = await api_keys.authenticate_api_key(
+                    db, raw_key=BOOTSTRAP, now=datetime.now(UTC)
+                )
                 assert caller.scopes == set(api_keys.TABLE_BOOKING_SCOPES)
                 counts = await db._pool.fetchrow(  # a peek under the port, for the test only
                     "select (select count(*) from sunday_lunch_menu_items) as menu,"

@@ -8,11 +8,28 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import warnings
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger("app.db.embedded")
+
+
+def embedded_jwt_secret(data_dir: Path) -> str:
+    """The HS256 secret for staff tokens on the embedded default (no SUPABASE_JWT_SECRET).
+
+    Made once, kept beside the data folder (owner-only), so ``python -m app.cli staff-token``
+    and the server agree on it.
+    """
+    path = data_dir.expanduser().resolve().with_name(data_dir.name + ".jwt-secret")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 class EmbeddedPostgres:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from app.db.port import Database
-from app.errors import Forbidden, Unauthorized, ValidationFailed
+from app.errors import Forbidden, RateLimitExceeded, Unauthorized, ValidationFailed
 
 logger = logging.getLogger("app.api_keys")
 
@@ -30,13 +31,38 @@ KNOWN_SCOPES = frozenset({*TABLE_BOOKING_SCOPES, ALL_SCOPES})
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitState:
+    """Where a caller stands in its current window, for the X-RateLimit-* headers."""
+
+    limit: int
+    remaining: int
+    reset_at: datetime
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(int(self.reset_at.timestamp())),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraLimit:
+    """A limit counted with the key's own, e.g. availability per client address."""
+
+    bucket: str
+    limit: int
+    window_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyCaller:
     """A caller that presented an active, unexpired API key."""
 
     key_id: str
     name: str
     scopes: frozenset[str]
-    rate_limit: int
+    rate: RateLimitState
 
     def allows(self, scope: str) -> bool:
         return scope_allows(self.scopes, scope)
@@ -114,16 +140,52 @@ async def ensure_bootstrap_key(db: Database, *, raw_key: str) -> None:
     logger.info("api_keys.bootstrap_ensured key_id=%s", row["id"])
 
 
-async def authenticate_api_key(db: Database, *, raw_key: str) -> ApiKeyCaller:
-    row = await db.rpc("api_key_authenticate", {"p_key_hash": hash_key(raw_key)})
+async def authenticate_api_key(
+    db: Database,
+    *,
+    raw_key: str,
+    now: datetime,
+    extra_limits: tuple[ExtraLimit, ...] = (),
+) -> ApiKeyCaller:
+    """Who the key belongs to, counted against its hourly limit and ``extra_limits``.
+
+    Raises ``Unauthorized`` for an unknown, inactive or expired key and ``RateLimitExceeded``
+    (with ``Retry-After`` and the ``X-RateLimit-*`` headers) when a limit is used up.
+    """
+    row = await db.rpc(
+        "api_key_authenticate",
+        {
+            "p_key_hash": hash_key(raw_key),
+            "p_now": now.isoformat(),
+            "p_limits": [
+                {"bucket": x.bucket, "limit": x.limit, "window_seconds": x.window_seconds}
+                for x in extra_limits
+            ],
+        },
+    )
     if not row:
         raise Unauthorized("The API key is unknown, inactive or expired.")
     permissions = row.get("permissions") or []
+    rate = row["rate_limit"]
+    state = RateLimitState(
+        limit=int(rate["limit"]),
+        remaining=int(rate["remaining"]),
+        reset_at=datetime.fromisoformat(rate["reset_at"]),
+    )
+    limited = row.get("limited")
+    if limited:
+        reset_at = datetime.fromisoformat(limited["reset_at"])
+        retry_after = max(1, math.ceil((reset_at - now).total_seconds()))
+        raise RateLimitExceeded(
+            "Too many requests. Please wait and try again.",
+            details={"retry_after": retry_after, "limit": limited["scope"]},
+            headers={**state.headers(), "Retry-After": str(retry_after)},
+        )
     return ApiKeyCaller(
         key_id=str(row["id"]),
         name=str(row["name"]),
         scopes=frozenset(str(p) for p in permissions if isinstance(p, str)),
-        rate_limit=int(row.get("rate_limit") or 1000),
+        rate=state,
     )
 
 

@@ -1,0 +1,226 @@
+"""``/api/table-bookings``: availability, the Sunday lunch menu, bookings and their changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query
+
+from app.deps import Client, Db, Now, SettingsDep, acting, require_scope
+from app.errors import ValidationFailed
+from app.schemas import (
+    Availability,
+    CancelBookingRequest,
+    CreateBookingRequest,
+    CreatedBooking,
+    Envelope,
+    ErrorEnvelope,
+    StatusRequest,
+    SundayLunchMenu,
+    UpdateBookingRequest,
+)
+from app.services import availability, bookings
+from app.services.actors import Actor
+from app.services.api_keys import MANAGE, READ, WRITE, ApiKeyCaller
+
+router = APIRouter(prefix="/api/table-bookings", tags=["table bookings"])
+
+Reference = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9-]{3,20}$",
+        description="The booking reference, e.g. TB-8229A1B4.",
+        examples=["TB-8229A1B4"],
+    ),
+]
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorEnvelope} for status in (400, 401, 403, 429, 503, *statuses)}
+
+
+@router.get(
+    "/availability",
+    summary="Availability for a date",
+    response_model=Envelope[Availability],
+    responses=_errors(422),
+)
+async def get_availability(
+    db: Db,
+    now: Now,
+    _: Annotated[
+        ApiKeyCaller,
+        Depends(
+            require_scope(READ, per_client_per_minute=lambda s: s.availability_limit_per_minute)
+        ),
+    ],
+    date: Annotated[dt.date, Query(description="The date, YYYY-MM-DD (London).")],
+    party_size: Annotated[int, Query(ge=1, le=500)] = 2,
+    booking_type: Literal["regular", "sunday_lunch"] = "regular",
+) -> dict[str, Any]:
+    """Slots for one date: which times a party can book, and why the others cannot."""
+    data = await availability.check_availability(
+        db, day=date, party_size=party_size, booking_type=booking_type, now=now
+    )
+    return {"success": True, "data": data}
+
+
+@router.get(
+    "/menu/sunday-lunch",
+    summary="The Sunday lunch menu",
+    response_model=Envelope[SundayLunchMenu],
+    responses=_errors(422),
+)
+async def get_sunday_lunch_menu(
+    db: Db,
+    now: Now,
+    _: Annotated[ApiKeyCaller, Depends(require_scope(READ))],
+    date: Annotated[dt.date, Query(description="A Sunday, YYYY-MM-DD.")],
+) -> dict[str, Any]:
+    """Mains and sides with prices, allergens and the ordering cut-off for that Sunday."""
+    data = await availability.sunday_lunch_menu(db, day=date, now=now)
+    return {"success": True, "data": data}
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a booking",
+    response_model=Envelope[CreatedBooking],
+    responses=_errors(409, 422),
+)
+async def create_booking(
+    db: Db,
+    now: Now,
+    client: Client,
+    settings: SettingsDep,
+    actor: Annotated[Actor, Depends(acting(key_scope=WRITE, staff_action="create"))],
+    request: CreateBookingRequest,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=200,
+            description="Send the same key to retry safely: the first response is replayed.",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """Book a table; Sunday lunch is held as `pending_payment` until its deposit is paid."""
+    if idempotency_key is not None and not idempotency_key.isprintable():
+        raise ValidationFailed(
+            "Idempotency-Key must be printable text.", details=[{"field": "Idempotency-Key"}]
+        )
+    data = await bookings.create_booking(
+        db,
+        request=request,
+        actor=actor,
+        client=client,
+        now=now,
+        idempotency_key=idempotency_key,
+        create_limit_per_phone=settings.create_limit_per_phone_per_hour,
+    )
+    return {"success": True, "data": data}
+
+
+@router.get("", summary="List bookings", responses=_errors())
+async def list_bookings(
+    db: Db,
+    _: Annotated[Actor, Depends(acting(key_scope=MANAGE, staff_action="view"))],
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    status: Annotated[
+        str | None, Query(description="Comma-separated, e.g. confirmed,pending_payment.")
+    ] = None,
+    booking_type: Literal["regular", "sunday_lunch"] | None = None,
+    search: Annotated[str | None, Query(max_length=100)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Bookings in date and time order, filtered by date range, status, type or a search."""
+    statuses = [s.strip() for s in (status or "").split(",") if s.strip()]
+    known = {"pending_payment", "confirmed", "cancelled", "no_show", "completed"}
+    if unknown := [s for s in statuses if s not in known]:
+        raise ValidationFailed(
+            f"Unknown status: {', '.join(unknown)}.", details=[{"field": "status"}]
+        )
+    data = await bookings.list_bookings(
+        db,
+        date_from=date_from,
+        date_to=date_to,
+        statuses=statuses,
+        booking_type=booking_type,
+        search=search,
+        page=page,
+        page_size=page_size,
+    )
+    return {"success": True, "data": data}
+
+
+@router.get("/{reference}", summary="One booking", responses=_errors(404))
+async def get_booking(
+    db: Db,
+    now: Now,
+    reference: Reference,
+    actor: Annotated[Actor, Depends(acting(key_scope=MANAGE, staff_action="view", guest=True))],
+) -> dict[str, Any]:
+    """The booking, whether it can still be cancelled, and the cancellation policy in words."""
+    data = await bookings.get_booking(db, reference=reference, actor=actor, now=now)
+    return {"success": True, "data": data}
+
+
+@router.patch("/{reference}", summary="Change a booking", responses=_errors(404, 409, 422))
+async def update_booking(
+    db: Db,
+    now: Now,
+    client: Client,
+    reference: Reference,
+    actor: Annotated[Actor, Depends(acting(key_scope=MANAGE, staff_action="edit", guest=True))],
+    request: UpdateBookingRequest,
+) -> dict[str, Any]:
+    """Change the date, time, party size or requirements, checked like a new booking."""
+    if not request.changes():
+        raise ValidationFailed("Send at least one field to change.", details=[{"field": "body"}])
+    data = await bookings.update_booking(
+        db, reference=reference, request=request, actor=actor, client=client, now=now
+    )
+    return {"success": True, "data": data}
+
+
+@router.post("/{reference}/cancel", summary="Cancel a booking", responses=_errors(404, 409))
+async def cancel_booking(
+    db: Db,
+    now: Now,
+    client: Client,
+    reference: Reference,
+    actor: Annotated[Actor, Depends(acting(key_scope=MANAGE, staff_action="cancel", guest=True))],
+    request: Annotated[CancelBookingRequest | None, Body()] = None,
+) -> dict[str, Any]:
+    """Cancel; the refund due follows the policy in force when the booking was made."""
+    data = await bookings.cancel_booking(
+        db,
+        reference=reference,
+        reason=request.reason if request else None,
+        actor=actor,
+        client=client,
+        now=now,
+    )
+    return {"success": True, "data": data}
+
+
+@router.post(
+    "/{reference}/status", summary="Mark completed or no-show", responses=_errors(404, 409, 422)
+)
+async def set_status(
+    db: Db,
+    now: Now,
+    client: Client,
+    reference: Reference,
+    actor: Annotated[Actor, Depends(acting(key_scope=MANAGE, staff_action="edit"))],
+    request: StatusRequest,
+) -> dict[str, Any]:
+    """Staff: the guests came and went (`completed`), or never came (`no_show`, after the start)."""
+    data = await bookings.set_status(
+        db, reference=reference, status=request.status, actor=actor, client=client, now=now
+    )
+    return {"success": True, "data": data}

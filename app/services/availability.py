@@ -1,0 +1,32 @@
+"""Availability for one date, and the Sunday lunch menu: reads, one database call each."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from app.db.port import Database
+
+BookingType = Literal["regular", "sunday_lunch"]
+
+
+async def check_availability(
+    db: Database, *, day: date, party_size: int, booking_type: BookingType, now: datetime
+) -> dict[str, Any]:
+    result: dict[str, Any] = await db.rpc(
+        "table_booking_availability",
+        {
+            "p_date": day.isoformat(),
+            "p_party_size": party_size,
+            "p_booking_type": booking_type,
+            "p_now": now.isoformat(),
+        },
+    )
+    return result
+
+
+async def sunday_lunch_menu(db: Database, *, day: date, now: datetime) -> dict[str, Any]:
+    result: dict[str, Any] = await db.rpc(
+        "sunday_lunch_menu", {"p_date": day.isoformat(), "p_now": now.isoformat()}
+    )
+    return result

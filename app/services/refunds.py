@@ -1,0 +1,110 @@
+"""Refund maths and the cancellation policy in words; pure functions, no I/O.
+
+The terms are the ones copied onto the booking when it was made (``refund_policy``): a full
+refund from ``full_refund_hours`` before the start, ``partial_refund_percentage`` from
+``partial_refund_hours``, nothing after that, less any cancellation fee. The database applies
+the same rule when it cancels (``tb_refund_due``); tests hold the two to each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+PENNY = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class RefundTerms:
+    full_refund_hours: int = 48
+    partial_refund_hours: int = 24
+    partial_refund_percentage: int = 50
+    cancellation_fee: Decimal = Decimal("0.00")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> RefundTerms:
+        data = data or {}
+        return cls(
+            full_refund_hours=int(data.get("full_refund_hours", 48)),
+            partial_refund_hours=int(data.get("partial_refund_hours", 24)),
+            partial_refund_percentage=int(data.get("partial_refund_percentage", 0)),
+            cancellation_fee=Decimal(str(data.get("cancellation_fee", "0"))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    percentage: int
+    amount: Decimal
+
+
+def refund_for_cancellation(
+    terms: RefundTerms, *, paid: Decimal, starts_at: datetime, now: datetime
+) -> Refund:
+    """What is refunded of ``paid`` when the guest cancels at ``now`` (instants, any zone)."""
+    hours_before = Decimal((starts_at - now).total_seconds()) / 3600
+    if hours_before >= terms.full_refund_hours:
+        percentage = 100
+    elif hours_before >= terms.partial_refund_hours:
+        percentage = terms.partial_refund_percentage
+    else:
+        percentage = 0
+    amount = (paid * percentage / 100).quantize(PENNY, rounding=ROUND_HALF_UP)
+    if percentage > 0:
+        amount -= terms.cancellation_fee
+    return Refund(percentage=percentage, amount=max(amount, Decimal("0.00")).quantize(PENNY))
+
+
+def london_iso(at: datetime) -> str:
+    return at.astimezone(LONDON).isoformat(timespec="seconds")
+
+
+def _when(at: datetime) -> str:
+    local = at.astimezone(LONDON)
+    return f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"
+
+
+def describe_cancellation_policy(
+    terms: RefundTerms, *, paid: Decimal, starts_at: datetime, now: datetime
+) -> dict[str, Any]:
+    """The policy as dates (London time) and one paragraph a guest can read."""
+    full_until = starts_at - timedelta(hours=terms.full_refund_hours)
+    partial_until = starts_at - timedelta(hours=terms.partial_refund_hours)
+    refund_now = refund_for_cancellation(terms, paid=paid, starts_at=starts_at, now=now)
+    if paid <= 0:
+        summary = (
+            "Nothing has been paid for this booking, so you can cancel it free of charge "
+            "until it starts."
+        )
+    else:
+        parts = [f"Cancel before {_when(full_until)} for a full refund of £{paid:.2f}."]
+        has_partial = terms.partial_refund_percentage > 0 and (
+            terms.partial_refund_hours < terms.full_refund_hours
+        )
+        if has_partial:
+            partial = refund_for_cancellation(
+                terms, paid=paid, starts_at=starts_at, now=partial_until
+            )
+            parts.append(
+                f"Cancel before {_when(partial_until)} for a {terms.partial_refund_percentage}%"
+                f" refund (£{partial.amount:.2f})."
+            )
+        last = partial_until if has_partial else full_until
+        parts.append(f"From {_when(last)} the payment cannot be refunded.")
+        if terms.cancellation_fee > 0:
+            parts.append(f"A cancellation fee of £{terms.cancellation_fee:.2f} applies.")
+        summary = " ".join(parts)
+    return {
+        "full_refund_until": london_iso(full_until),
+        "partial_refund_until": london_iso(partial_until)
+        if terms.partial_refund_percentage > 0
+        else None,
+        "partial_refund_percentage": terms.partial_refund_percentage,
+        "refund_percentage_now": refund_now.percentage,
+        "refund_amount_now": f"{refund_now.amount:.2f}",
+        "summary": summary,
+    }
