@@ -77,9 +77,14 @@ class TestEmbeddedDefault:
             bootstrap_api_key=BOOTSTRAP,
         )
 
-        async def one_run() -> tuple[int, int]:
+        async def one_run(staff_token: str | None = None) -> tuple[int, int]:
             app = create_app(settings)
             async with asgi_client(app) as client:  # runs the lifespan: starts the database
+                if staff_token is not None:
+                    listed = await client.get(
+                        "/api/table-bookings", headers={"Authorization": f"Bearer {staff_token}"}
+                    )
+                    assert listed.status_code == 200, listed.text
                 health = await client.get("/health")
                 assert health.status_code == 200
                 assert health.json() == {"status": "ok", "database": "ok"}
@@ -122,7 +127,20 @@ class TestEmbeddedDefault:
         assert raw_key.startswith("anch_") and raw_key not in created.stderr
         assert wait_until_gone(data_dir) == []
 
-        second = await one_run()
+        # So does staff-token, whose --role makes the token useful on the embedded default.
+        minted = cli(
+            "staff-token",
+            "--email",
+            "manager@the-anchor.pub",
+            "--role",
+            "manager",
+            env={"EMBEDDED_DB_DIR": str(data_dir), "APP_ENV": "test"},
+        )
+        assert minted.returncode == 0, minted.stderr
+        staff_token = minted.stdout.strip().splitlines()[-1]
+        assert wait_until_gone(data_dir) == []
+
+        second = await one_run(staff_token)
         assert second == (first[0], first[1] + 1), "a restart keeps the data and adds no copies"
         assert wait_until_gone(data_dir) == []
 
