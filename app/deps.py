@@ -157,20 +157,16 @@ def acting(
     """Who acts on bookings: a guest with the booking's token (when ``guest``), a key with
     ``key_scope``, or staff whose role grants ``table_bookings:<staff_action>``."""
 
-    async def dependency(
+    async def resolve(
         request: Request,
-        db: Db,
-        now: Now,
-        verifier: StaffVerifier,
-        x_api_key: ApiKeyHeaderValue,
-        authorization: BearerValue,
-        x_booking_token: Annotated[str | None, Depends(booking_token_header)],
-        token: Annotated[
-            str | None, Query(description="The guest's manage token (instead of the header).")
-        ] = None,
+        db: Database,
+        now: datetime,
+        verifier: StaffTokenVerifier,
+        x_api_key: str | None,
+        authorization: HTTPAuthorizationCredentials | None,
+        guest_token: str | None,
     ) -> Actor:
-        guest_token = x_booking_token or token
-        if guest and guest_token:
+        if guest_token:
             if len(guest_token) > 256:
                 raise Unauthorized("That booking link is not valid.")
             return Actor(kind="guest", token_hash=tokens.hash_token(guest_token))
@@ -193,5 +189,32 @@ def acting(
         what = "the booking's token, an API key" if guest else "an API key"
         raise Unauthorized(f"Send {what} or a staff sign-in token.")
 
+    # Two signatures, so the OpenAPI document offers the guest token only where it works.
+    async def with_guest(
+        request: Request,
+        db: Db,
+        now: Now,
+        verifier: StaffVerifier,
+        x_api_key: ApiKeyHeaderValue,
+        authorization: BearerValue,
+        x_booking_token: Annotated[str | None, Depends(booking_token_header)],
+        token: Annotated[
+            str | None, Query(description="The guest's manage token (instead of the header).")
+        ] = None,
+    ) -> Actor:
+        guest_token = x_booking_token or token
+        return await resolve(request, db, now, verifier, x_api_key, authorization, guest_token)
+
+    async def without_guest(
+        request: Request,
+        db: Db,
+        now: Now,
+        verifier: StaffVerifier,
+        x_api_key: ApiKeyHeaderValue,
+        authorization: BearerValue,
+    ) -> Actor:
+        return await resolve(request, db, now, verifier, x_api_key, authorization, None)
+
+    dependency = with_guest if guest else without_guest
     dependency.__name__ = f"acting_{staff_action}"
     return dependency

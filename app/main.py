@@ -219,6 +219,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
+    # Validation errors are 400 VALIDATION_ERROR in the envelope, not FastAPI's 422 schema;
+    # a 422 stays documented only where the route declares its own (POLICY_VIOLATION, ...).
+    for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
+        unprocessable = operation.get("responses", {}).get("422", {})
+        refs = str(unprocessable.get("content", {}))
+        if "HTTPValidationError" in refs:
+            del operation["responses"]["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
     schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
     schemes.setdefault(
         "ApiKey",

@@ -44,7 +44,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     "/availability",
     summary="Availability for a date",
     response_model=Envelope[Availability],
-    responses=_errors(422),
+    responses=_errors(),
 )
 async def get_availability(
     db: Db,
