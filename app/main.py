@@ -115,6 +115,15 @@ def _staff_jwt_secret(settings: Settings) -> str | None:
     return None  # staff tokens are then checked against the project's JWKS
 
 
+def _field_name(location: Any) -> str:
+    """``("body", "customer", "mobile_number")`` -> ``customer.mobile_number``; a header keeps
+    its prefix (``header.Idempotency-Key``) so it is not mistaken for a body field."""
+    parts = [str(p) for p in location]
+    if parts and parts[0] in ("body", "query", "path"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
@@ -124,7 +133,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         fields = [
             {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
+                "field": _field_name(err.get("loc", ())),
                 "message": err.get("msg", "invalid"),
                 "type": err.get("type"),
             }

@@ -223,7 +223,10 @@ begin
                       public.tb_day_words(p_date), trim(to_char(p_date, 'Day')));
     return;
   end if;
-  if p_date < v_today then
+  select * into h from public.tb_day_hours(p_date);
+  -- Yesterday's service day is not over while its kitchen, open past midnight, still serves;
+  -- its individual times are then judged one by one (tb_time_refusal).
+  if p_date < v_today - 1 or (p_date = v_today - 1 and not coalesce(h.overnight, false)) then
     reason := 'IN_PAST';
     message := format('%s has already passed.', public.tb_day_words(p_date));
     return;
@@ -248,17 +251,16 @@ begin
       return;
     end if;
   end if;
-  select * into h from public.tb_day_hours(p_date);
   if not h.pub_open then
     reason := 'CLOSED';
     message := format('The Anchor is closed on %s.%s', public.tb_day_words(p_date),
-                      coalesce(' ' || h.note, ''));
+                      coalesce(' ' || rtrim(h.note, '.') || '.', ''));
     return;
   end if;
   if not h.kitchen_open then
     reason := 'KITCHEN_CLOSED';
     message := format('The kitchen is closed on %s, so we cannot take table bookings that day.%s',
-                      public.tb_day_words(p_date), coalesce(' ' || h.note, ''));
+                      public.tb_day_words(p_date), coalesce(' ' || rtrim(h.note, '.') || '.', ''));
     return;
   end if;
 end

@@ -18,9 +18,6 @@ declare
   v_message text;
   v_alternatives jsonb := '[]'::jsonb;
   v_day date;
-  v_step integer := case when p_booking_type = 'sunday_lunch' then 7 else 1 end;
-  v_distance integer;
-  v_direction integer;
   a record;
 begin
   select * into h from public.tb_day_hours(p_date);
@@ -48,24 +45,29 @@ begin
                        public.tb_day_words(p_date))
            else format('There are no times left to book on %s.', public.tb_day_words(p_date))
       end);
-    -- The nearest bookable slots: days at growing distance, later before earlier at each
-    -- distance; Sunday lunch looks at other Sundays only. A party too large for any day gets none.
+    -- The nearest bookable slots: days at growing distance from the date asked for (later
+    -- before earlier at the same distance); Sunday lunch looks at Sundays only. A party too
+    -- large for any day gets none.
     if d.reason is distinct from 'PARTY_TOO_LARGE' then
       <<search>>
-      for v_distance in 1 .. greatest((cfg ->> 'alternative_days')::int / v_step, 1) loop
-        foreach v_direction in array array[1, -1] loop
-          v_day := p_date + v_direction * v_distance * v_step;
-          continue when v_day < (p_now at time zone 'Europe/London')::date;
-          continue when (public.tb_day_refusal(p_booking_type, v_day, p_party_size, p_now,
-                                               false)).reason is not null;
-          for a in
-            select slot_time from public.tb_day_slots(v_day, p_party_size, p_booking_type, p_now)
-            where reason is null
-          loop
-            v_alternatives := v_alternatives || jsonb_build_object(
-              'date', to_char(v_day, 'YYYY-MM-DD'), 'time', to_char(a.slot_time, 'HH24:MI'));
-            exit search when jsonb_array_length(v_alternatives) >= 3;
-          end loop;
+      for v_day in
+        select x::date
+        from generate_series(p_date - (cfg ->> 'alternative_days')::int,
+                             p_date + (cfg ->> 'alternative_days')::int, interval '1 day') x
+        where x::date <> p_date
+          and x::date >= (p_now at time zone 'Europe/London')::date - 1
+          and (p_booking_type <> 'sunday_lunch' or extract(dow from x) = 0)
+        order by abs(x::date - p_date), x::date desc
+      loop
+        continue when (public.tb_day_refusal(p_booking_type, v_day, p_party_size, p_now,
+                                             false)).reason is not null;
+        for a in
+          select slot_time from public.tb_day_slots(v_day, p_party_size, p_booking_type, p_now)
+          where reason is null
+        loop
+          v_alternatives := v_alternatives || jsonb_build_object(
+            'date', to_char(v_day, 'YYYY-MM-DD'), 'time', to_char(a.slot_time, 'HH24:MI'));
+          exit search when jsonb_array_length(v_alternatives) >= 3;
         end loop;
       end loop;
     end if;
