@@ -83,6 +83,25 @@ class Settings(BaseSettings):
         description="Comma-separated origins allowed to call the API from a browser.",
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    public_base_url: str | None = Field(
+        default=None,
+        description="The public https URL of this service (Twilio signs requests against it).",
+    )
+    manager_email: str | None = Field(
+        default="manager@the-anchor.pub", description="Staff alerts for new and changed bookings."
+    )
+    kitchen_email: str | None = Field(
+        default="kitchen@the-anchor.pub", description="Sunday lunch alerts and the prep list."
+    )
+    reminder_sunday_lunch_hour: int = Field(
+        default=10, ge=0, le=23, description="London hour from which Saturday's reminders go."
+    )
+    reminder_regular_hour: int = Field(
+        default=9, ge=0, le=23, description="London hour from which same-day reminders go."
+    )
+    review_delay_hours: int = Field(
+        default=3, ge=0, le=48, description="Hours after a booking ends before asking for a review."
+    )
     availability_limit_per_minute: int = Field(
         default=120, ge=1, description="Availability requests per client address per minute."
     )

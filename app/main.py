@@ -23,9 +23,13 @@ from app.db.embedded import embedded_jwt_secret
 from app.db.port import Database
 from app.db.resolve import open_database
 from app.errors import AppError, InternalError, MethodNotAllowed, NotFound, ValidationFailed
-from app.routers import health, table_bookings
+from app.integrations.graph import GraphMailer
+from app.integrations.twilio import TwilioClient
+from app.routers import cron, health, table_bookings, webhooks_twilio
 from app.services import api_keys
+from app.services.notifications import StaffAddresses
 from app.services.staff_auth import StaffTokenVerifier
+from app.services.worker import Senders
 
 logger = logging.getLogger("app")
 
@@ -74,6 +78,9 @@ def create_app(
                 supabase_url=settings.supabase_url,
                 http=http,
             )
+            app.state.senders = _senders(settings, http)
+            if app.state.senders.email is not None:
+                stack.callback(app.state.senders.email.close)
             yield
 
     app = FastAPI(
@@ -103,8 +110,58 @@ def create_app(
     )
     app.include_router(health.router)
     app.include_router(table_bookings.router)
+    app.include_router(cron.router)
+    app.include_router(webhooks_twilio.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _senders(settings: Settings, http: httpx.AsyncClient) -> Senders:
+    """Twilio and Graph when their credentials are set; otherwise the outbox records messages."""
+    sms = None
+    if (
+        settings.twilio_account_sid
+        and settings.twilio_auth_token
+        and (settings.twilio_messaging_service_sid or settings.twilio_phone_number)
+    ):
+        sms = TwilioClient(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            http=http,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            from_number=settings.twilio_phone_number,
+        )
+    email = None
+    if (
+        settings.microsoft_tenant_id
+        and settings.microsoft_client_id
+        and settings.microsoft_client_secret
+        and settings.microsoft_user_email
+    ):
+        email = GraphMailer(
+            tenant_id=settings.microsoft_tenant_id,
+            client_id=settings.microsoft_client_id,
+            client_secret=settings.microsoft_client_secret.get_secret_value(),
+            sender=settings.microsoft_user_email,
+            http=http,
+        )
+    logger.info(
+        "messages.providers sms=%s email=%s",
+        "twilio" if sms else "outbox",
+        "graph" if email else "outbox",
+    )
+    callback = (
+        settings.public_base_url.rstrip("/") + "/api/webhooks/twilio/status"
+        if settings.public_base_url
+        else None
+    )
+    return Senders(
+        sms=sms,
+        email=email,
+        staff=StaffAddresses(manager=settings.manager_email, kitchen=settings.kitchen_email),
+        status_callback_url=callback,
+        sms_from=settings.twilio_phone_number,
+    )
 
 
 def _staff_jwt_secret(settings: Settings) -> str | None:
@@ -124,6 +181,26 @@ def _field_name(location: Any) -> str:
     return ".".join(parts) or "body"
 
 
+async def _count_keyed_request(request: Request) -> None:
+    """A body FastAPI could not read is refused before any dependency ran; when it came with an
+    API key, still count it against the key and report its X-RateLimit-* state."""
+    if getattr(request.state, "rate_limit", None) is not None:
+        return
+    raw = request.headers.get("x-api-key")
+    bearer = request.headers.get("authorization", "")
+    if not raw and bearer.lower().startswith("bearer anch_"):
+        raw = bearer[7:].strip()
+    if not raw:
+        return
+    try:
+        caller = await api_keys.authenticate_api_key(
+            request.app.state.db, raw_key=raw, now=request.app.state.clock()
+        )
+    except AppError:
+        return  # an unknown key or a limit reached: the validation error still stands
+    request.state.rate_limit = caller.rate
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
@@ -141,6 +218,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         names = ", ".join(dict.fromkeys(f["field"] for f in fields))
         error = ValidationFailed(f"The request is not valid: {names}.", details=fields)
+        await _count_keyed_request(_)
         return await on_app_error(_, error)
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:

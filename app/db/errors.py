@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from app.errors import (
@@ -37,7 +38,10 @@ def error_from_database(
     ``API.md``. Anything else is logged here and shown to callers without its SQL.
     """
     if sqlstate == "P0001" and message in BUSINESS_ERRORS:
-        return BUSINESS_ERRORS[message](detail or None, details=_parse_hint(hint))
+        details = _parse_hint(hint)
+        return BUSINESS_ERRORS[message](
+            detail or None, details=details, headers=_rate_limit_headers(message, details)
+        )
     if sqlstate == "23505":
         logger.error("db.unique_violation", extra={"function": function, "detail": detail})
         return DatabaseConflict()
@@ -49,6 +53,22 @@ def error_from_database(
         extra={"function": function, "sqlstate": sqlstate, "db_message": message},
     )
     return InternalError()
+
+
+def _rate_limit_headers(code: str, details: Any) -> dict[str, str] | None:
+    """A limit refused in SQL says when to come back: Retry-After and its own X-RateLimit-*."""
+    if code != "RATE_LIMIT_EXCEEDED" or not isinstance(details, dict):
+        return None
+    headers = {}
+    if "retry_after" in details:
+        headers["Retry-After"] = str(max(1, int(float(details["retry_after"]))))
+    if "limit" in details:
+        headers["X-RateLimit-Limit"] = str(details["limit"])
+        headers["X-RateLimit-Remaining"] = "0"
+    if "reset_at" in details:
+        reset = datetime.fromisoformat(str(details["reset_at"]))
+        headers["X-RateLimit-Reset"] = str(int(reset.timestamp()))
+    return headers
 
 
 def _parse_hint(hint: str | None) -> Any:

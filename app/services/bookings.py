@@ -240,8 +240,13 @@ def _with_policy(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
     open_status = detail["status"] in ("confirmed", "pending_payment")
     paid = Decimal(detail.pop("refund_if_cancelled_now")["paid_amount"])
     terms = RefundTerms.from_json(detail.pop("refund_policy"))
+    payment = detail.get("payment") or {}
+    hold = payment.get("expires_at")
+    held_out = (
+        detail["status"] == "pending_payment" and hold and datetime.fromisoformat(hold) <= now
+    )
     detail["can_cancel"] = open_status and starts_at > now
-    detail["can_modify"] = detail["can_cancel"]
+    detail["can_modify"] = detail["can_cancel"] and not held_out
     detail["cancellation_policy"] = describe_cancellation_policy(
         terms, paid=paid, starts_at=starts_at, now=now
     )

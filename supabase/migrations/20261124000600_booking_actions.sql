@@ -149,7 +149,7 @@ create or replace function public.table_booking_audit_refusal(
 language sql volatile security definer set search_path = public, pg_temp as $$
   select public.tb_audit(
     p_operation,
-    (select id from public.table_bookings where booking_reference = p_reference),
+    (select id from public.table_bookings where booking_reference = upper(p_reference)),
     'failure', p_actor, p_client, null, p_request,
     jsonb_build_object('booking_reference', p_reference, 'error_code', p_error_code),
     p_error_message)
@@ -742,6 +742,13 @@ begin
     modification_count = coalesce(modification_count, 0) + 1,
     original_booking_data = coalesce(original_booking_data, v_old)
   where id = b.id;
+  if b.booking_date <> (v_old ->> 'date')::date then
+    -- The counters' trigger follows status changes only; a moved booking moves the date too.
+    update public.customers c set last_table_booking_date = (
+      select max(t.booking_date) from public.table_bookings t
+      where t.customer_id = c.id and t.status in ('confirmed', 'completed', 'no_show'))
+    where c.id = b.customer_id;
+  end if;
   for k in select key from jsonb_each(v_new) where v_new -> key is distinct from v_old -> key
   loop
     insert into public.table_booking_modifications (
@@ -937,6 +944,9 @@ declare
   v_page integer := greatest(coalesce((p_filters ->> 'page')::int, 1), 1);
   v_size integer := least(greatest(coalesce((p_filters ->> 'page_size')::int, 50), 1), 200);
   v_search text := nullif(trim(p_filters ->> 'search'), '');
+  v_digits text := nullif(regexp_replace(coalesce(p_filters ->> 'search', ''), '\D', '', 'g'), '');
+  -- Staff type numbers the UK way (07700 900123); customers are stored as +447700900123.
+  v_uk text := case when v_digits like '0%' then '44' || substr(v_digits, 2) end;
   v_statuses text[] := array(select jsonb_array_elements_text(
                          coalesce(p_filters -> 'status', '[]'::jsonb)));
   v_total integer;
@@ -954,8 +964,8 @@ begin
       and (v_search is null
            or b.booking_reference ilike '%' || v_search || '%'
            or (c.first_name || ' ' || c.last_name) ilike '%' || v_search || '%'
-           or c.mobile_e164 like '%' || regexp_replace(v_search, '\D', '', 'g') || '%'
-              and regexp_replace(v_search, '\D', '', 'g') <> '')
+           or (length(v_digits) >= 4 and (c.mobile_e164 like '%' || v_digits || '%'
+                                           or c.mobile_e164 like '%' || v_uk || '%')))
   ), page as (
     select * from matching
     order by booking_date, booking_time, booking_reference

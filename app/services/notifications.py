@@ -1,0 +1,329 @@
+"""Which messages a booking event sends, written out: pure functions, no I/O.
+
+An event (``created``, ``confirmed``, ``updated``, ``cancelled``, ``reminder``, ``review``)
+becomes ``send_sms`` and ``send_email`` jobs in the shared queue format. Each has a unique key
+(booking, template, channel, stage), so however often an event is processed, a message is
+queued once.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.services.calendar import CALENDAR_CONTENT_TYPE, booking_calendar
+from app.services.sms_text import render
+
+LONDON = ZoneInfo("Europe/London")
+PUB = "The Anchor"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffAddresses:
+    manager: str | None
+    kitchen: str | None
+
+
+def _day_words(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B}"
+
+
+def _relative_day(day: date, now: datetime) -> str:
+    today = now.astimezone(LONDON).date()
+    if day == today:
+        return "today"
+    if (day - today).days == 1:
+        return "tomorrow"
+    return f"on {_day_words(day)}"
+
+
+def _roast_summary(items: list[dict[str, Any]]) -> str:
+    mains = [f"{i['quantity']}x {i['name']}" for i in items if i["item_type"] == "main"]
+    return ", ".join(mains) or "No roasts chosen"
+
+
+def template_variables(ctx: Mapping[str, Any], *, now: datetime) -> dict[str, str]:
+    """Every variable a table-booking template may use, from the message context."""
+    booking, customer, settings = ctx["booking"], ctx["customer"], ctx["settings"]
+    day = date.fromisoformat(booking["date"])
+    refund_due = booking.get("refund_due")
+    if refund_due is not None and refund_due != "0.00":
+        refund_message = f"A refund of £{refund_due} will reach you within 3-5 working days."
+    elif refund_due == "0.00":
+        refund_message = "As it is so close to your booking, the deposit cannot be refunded."
+    else:
+        refund_message = "No payment was taken."
+    return {
+        "customer_name": customer.get("first_name") or "there",
+        "party_size": str(booking["party_size"]),
+        "date": _day_words(day),
+        "time": booking["time"],
+        "day": _relative_day(day, now),
+        "reference": booking["reference"],
+        "contact_phone": settings["contact_phone"],
+        "deposit_amount": booking["deposit_amount"],
+        "total_amount": booking["total_amount"],
+        "outstanding_amount": booking["outstanding_amount"],
+        "roast_summary": _roast_summary(ctx["items"]),
+        "allergies": ", ".join(booking["allergies"]) or "none",
+        "refund_message": refund_message,
+        "review_link": settings.get("review_link") or "",
+    }
+
+
+#: event -> the guest's SMS template key (a callable of the booking type where it depends on it)
+_SMS_TEMPLATES: dict[str, str] = {
+    "confirmed": "booking_confirmation_{type}",
+    "updated": "booking_update_{type}",
+    "cancelled": "cancellation",
+    "reminder": "reminder_{type}",
+    "review": "review_request",
+}
+
+
+def guest_sms_template(event: str, status: str, booking_type: str) -> str | None:
+    if event == "created":
+        # A Sunday lunch is confirmed by its deposit ("confirmed" event), not by being made.
+        return f"booking_confirmation_{booking_type}" if status == "confirmed" else None
+    pattern = _SMS_TEMPLATES.get(event)
+    return pattern.format(type=booking_type) if pattern else None
+
+
+def plan_messages(
+    event: str,
+    stage: str,
+    ctx: Mapping[str, Any],
+    *,
+    staff: StaffAddresses,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The send jobs for one booking event: [{unique_key, type, payload, table_booking_id}]."""
+    booking, customer = ctx["booking"], ctx["customer"]
+    booking_id = str(booking["id"])
+    variables = template_variables(ctx, now=now)
+    jobs: list[dict[str, Any]] = []
+
+    def key(template: str, channel: str, to: str = "") -> str:
+        return f"{booking_id}:{template}:{channel}:{stage}" + (f":{to}" if to else "")
+
+    template = guest_sms_template(event, booking["status"], booking["booking_type"])
+    if template is not None:
+        text = render(ctx["templates"][template], variables)
+        metadata = {"template_key": template, "table_booking_id": booking_id, "stage": stage}
+        if customer.get("mobile"):
+            jobs.append(
+                {
+                    "unique_key": key(template, "sms"),
+                    "type": "send_sms",
+                    "table_booking_id": booking_id,
+                    "payload": {
+                        "to": customer["mobile"],
+                        "message": text,
+                        "customer_id": customer["id"],
+                        "metadata": metadata,
+                    },
+                }
+            )
+        if customer.get("email") and event != "review":
+            jobs.append(
+                {
+                    "unique_key": key(template, "email"),
+                    "type": "send_email",
+                    "table_booking_id": booking_id,
+                    "payload": guest_email(event, template, text, ctx, now=now, metadata=metadata),
+                }
+            )
+    if event in ("created", "confirmed", "updated", "cancelled"):
+        for recipient in _staff_recipients(event, booking, staff):
+            jobs.append(
+                {
+                    "unique_key": key(f"staff_{event}", "email", recipient),
+                    "type": "send_email",
+                    "table_booking_id": booking_id,
+                    "payload": staff_alert(event, ctx, recipient=recipient, stage=stage),
+                }
+            )
+    return jobs
+
+
+def sms_fallback_email(payload: Mapping[str, Any], email: str) -> dict[str, Any]:
+    """When a text cannot be sent (opted out, number unusable), the same words by email."""
+    metadata = dict(payload.get("metadata") or {})
+    return {
+        "to": email,
+        "customer_id": payload.get("customer_id"),
+        "subject": f"{PUB}: about your table booking",
+        "text": payload["message"],
+        "html": f"<p>{html.escape(payload['message'])}</p>",
+        "attachments": [],
+        "metadata": {**metadata, "fallback_for": "sms"},
+    }
+
+
+def _staff_recipients(event: str, booking: Mapping[str, Any], staff: StaffAddresses) -> list[str]:
+    recipients = [staff.manager] if staff.manager else []
+    if staff.kitchen and booking["booking_type"] == "sunday_lunch" and event != "created":
+        recipients.append(staff.kitchen)
+    return recipients
+
+
+_SUBJECTS = {
+    "confirmed": "Your table at The Anchor is booked",
+    "updated": "Your booking at The Anchor has changed",
+    "cancelled": "Your booking at The Anchor is cancelled",
+    "reminder": "See you soon at The Anchor",
+}
+
+
+def guest_email(
+    event: str,
+    template: str,
+    sms_text: str,
+    ctx: Mapping[str, Any],
+    *,
+    now: datetime,
+    metadata: Mapping[str, Any],
+) -> dict[str, Any]:
+    booking = ctx["booking"]
+    kind = "confirmed" if event == "created" else event
+    subject = f"{_SUBJECTS.get(kind, 'Your booking at The Anchor')} ({booking['reference']})"
+    lines = [sms_text, "", *_booking_lines(ctx)]
+    attachments = []
+    if kind in ("confirmed", "updated", "reminder"):
+        ics = booking_calendar(
+            booking_id=str(booking["id"]),
+            reference=booking["reference"],
+            starts_at=datetime.fromisoformat(booking["starts_at"]),
+            ends_at=datetime.fromisoformat(booking["ends_at"]),
+            party_size=int(booking["party_size"]),
+            sequence=int(booking.get("modification_count") or 0),
+            now=now,
+        )
+        attachments.append(
+            {
+                "filename": f"booking-{booking['reference']}.ics",
+                "content_type": CALENDAR_CONTENT_TYPE,
+                "content_b64": base64.b64encode(ics).decode("ascii"),
+            }
+        )
+    text = "\n".join(lines)
+    return {
+        "to": ctx["customer"]["email"],
+        "customer_id": ctx["customer"]["id"],
+        "subject": subject,
+        "text": text,
+        "html": _html(lines),
+        "attachments": attachments,
+        "metadata": dict(metadata),
+    }
+
+
+def staff_alert(
+    event: str, ctx: Mapping[str, Any], *, recipient: str, stage: str
+) -> dict[str, Any]:
+    booking, customer = ctx["booking"], ctx["customer"]
+    words = {
+        "created": "New booking"
+        if booking["status"] == "confirmed"
+        else "New booking (deposit due)",
+        "confirmed": "Deposit paid",
+        "updated": "Booking changed",
+        "cancelled": "Booking cancelled",
+    }[event]
+    allergies = booking["allergies"]
+    subject = f"{words}: {booking['reference']}, {booking['party_size']} on {booking['date']}"
+    subject += f" at {booking['time']}" + (" - ALLERGIES" if allergies else "")
+    name = f"{customer.get('first_name') or ''} {customer.get('last_name') or ''}".strip()
+    lines = [f"{words}.", "", f"Guest: {name}", *_booking_lines(ctx)]
+    if customer.get("mobile"):
+        lines.append(f"Phone: {customer['mobile']}")
+    html_lines = [html.escape(line) for line in lines]
+    if allergies:
+        warning = f"ALLERGIES: {', '.join(allergies)}"
+        lines.insert(0, warning)
+        html_lines.insert(
+            0,
+            f'<strong style="color:#b00020;font-size:1.2em">{html.escape(warning)}</strong>',
+        )
+    return {
+        "to": recipient,
+        "customer_id": None,
+        "subject": subject,
+        "text": "\n".join(lines),
+        "html": "<br>\n".join(html_lines),
+        "attachments": [],
+        "metadata": {
+            "template_key": f"staff_{event}",
+            "table_booking_id": str(booking["id"]),
+            "stage": stage,
+        },
+    }
+
+
+def kitchen_prep_email(prep: Mapping[str, Any], *, recipient: str) -> dict[str, Any]:
+    """Tomorrow's Sunday lunch for the kitchen: roasts and sides counted, allergies first."""
+    day = date.fromisoformat(prep["date"])
+    bookings = prep["bookings"]
+    covers = sum(int(b["party_size"]) for b in bookings)
+    lines = [f"Sunday lunch, {_day_words(day)}: {len(bookings)} tables, {covers} covers.", ""]
+    lines.append("Totals:")
+    lines += [f"  {t['quantity']} x {t['name']} ({t['item_type']})" for t in prep["totals"]]
+    allergic = [b for b in bookings if b["allergies"]]
+    if allergic:
+        lines += ["", "ALLERGIES:"]
+        lines += [
+            f"  {b['time']} {b['reference']} {b['name']}: {', '.join(b['allergies'])}"
+            for b in allergic
+        ]
+    lines += ["", "Tables:"]
+    for b in bookings:
+        dishes = ", ".join(
+            f"{i['quantity']}x {i['name']}"
+            + (f" ({i['guest_name']})" if i.get("guest_name") else "")
+            for i in (b["items"] or [])
+            if i["item_type"] == "main"
+        )
+        lines.append(f"  {b['time']} {b['reference']} {b['name']}, {b['party_size']}: {dishes}")
+        if b.get("special_requirements"):
+            lines.append(f"      Note: {b['special_requirements']}")
+    return {
+        "to": recipient,
+        "customer_id": None,
+        "subject": f"Sunday lunch prep list for {_day_words(day)}: {covers} covers",
+        "text": "\n".join(lines),
+        "html": "<pre>" + html.escape("\n".join(lines)) + "</pre>",
+        "attachments": [],
+        "metadata": {"template_key": "kitchen_prep", "date": prep["date"], "stage": "default"},
+    }
+
+
+def _booking_lines(ctx: Mapping[str, Any]) -> list[str]:
+    booking = ctx["booking"]
+    day = date.fromisoformat(booking["date"])
+    lines = [
+        f"Reference: {booking['reference']}",
+        f"When: {_day_words(day)} at {booking['time']}",
+        f"Guests: {booking['party_size']}",
+    ]
+    if booking["booking_type"] == "sunday_lunch":
+        lines.append(f"Roasts: {_roast_summary(ctx['items'])}")
+        lines.append(
+            f"Deposit: £{booking['deposit_amount']}; due on arrival: "
+            f"£{booking['outstanding_amount']}"
+        )
+    if booking["allergies"]:
+        lines.append(f"Allergies: {', '.join(booking['allergies'])}")
+    if booking.get("special_requirements"):
+        lines.append(f"Requests: {booking['special_requirements']}")
+    lines.append(f"{PUB}, Horton Road, Stanwell Moor, Surrey TW19 6AQ")
+    return lines
+
+
+def _html(lines: list[str]) -> str:
+    body = "<br>\n".join(html.escape(line) for line in lines)
+    return f'<div style="font-family:Georgia,serif;font-size:16px;line-height:1.5">{body}</div>'

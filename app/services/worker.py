@@ -1,0 +1,463 @@
+"""The message worker behind ``GET /api/cron/process-jobs``.
+
+It claims due jobs from the shared queue (``claim_jobs``: skip-locked, leased), turns booking
+events into messages, and sends them: SMS through Twilio, email through Microsoft Graph, or, with
+no credentials, into the outbox (``table_booking_outbox`` and the log) so the whole flow is
+visible on the embedded default. Each outcome is recorded with the claim's token, so a job whose
+lease was taken over by another run is never recorded twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from app.db.port import Database
+from app.errors import AppError
+from app.integrations.graph import (
+    Attachment,
+    Email,
+    GraphMailer,
+    GraphRequestError,
+    GraphRetryableError,
+)
+from app.integrations.twilio import (
+    TwilioClient,
+    TwilioRequestError,
+    TwilioRetryableError,
+)
+from app.services import notifications
+from app.services.notifications import StaffAddresses
+from app.services.sms_text import TemplateError, sms_encoding
+
+logger = logging.getLogger("app.worker")
+LONDON = ZoneInfo("Europe/London")
+QUIET_FROM, QUIET_UNTIL = 21, 9  # no texts from 21:00 to 09:00 London time
+
+
+@dataclass(frozen=True, slots=True)
+class Senders:
+    """The providers, or None for outbox mode; made in the lifespan, shared by requests."""
+
+    sms: TwilioClient | None
+    email: GraphMailer | None
+    staff: StaffAddresses
+    status_callback_url: str | None = None
+    sms_from: str | None = None
+
+
+@dataclass
+class RunReport:
+    claimed: int = 0
+    sent: int = 0
+    outbox: int = 0
+    queued: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    retrying: int = 0
+    failed: int = 0
+    details: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if k != "details"}
+
+
+def quiet_until(now: datetime) -> datetime | None:
+    """The end of quiet hours (09:00 London) when ``now`` falls inside them, else None."""
+    local = now.astimezone(LONDON)
+    if QUIET_UNTIL <= local.hour < QUIET_FROM:
+        return None
+    day = local.date() + timedelta(days=1) if local.hour >= QUIET_FROM else local.date()
+    return datetime(day.year, day.month, day.day, QUIET_UNTIL, tzinfo=LONDON)
+
+
+async def process_jobs(
+    db: Database,
+    *,
+    senders: Senders,
+    now: datetime,
+    batch_size: int = 25,
+    time_budget_seconds: float = 45.0,
+) -> RunReport:
+    report = RunReport()
+    started = time.monotonic()
+    while time.monotonic() - started < time_budget_seconds:
+        jobs: list[dict[str, Any]] = await db.rpc(
+            "table_booking_claim_jobs", {"p_batch_size": batch_size, "p_lease_seconds": 120}
+        )
+        if not jobs:
+            break
+        report.claimed += len(jobs)
+        # One at a time: texts go out in order, and a provider outage is met once per job.
+        for job in jobs:
+            await _process_one(db, job, senders=senders, now=now, report=report)
+    return report
+
+
+async def _process_one(
+    db: Database, job: dict[str, Any], *, senders: Senders, now: datetime, report: RunReport
+) -> None:
+    kind = job["type"]
+    try:
+        if kind == "table_booking_notify":
+            await _expand(db, job, senders=senders, now=now, report=report)
+        elif kind == "send_sms":
+            await _send_sms(db, job, senders=senders, now=now, report=report)
+        elif kind == "send_email":
+            await _send_email(db, job, senders=senders, report=report)
+    except AppError as exc:
+        # The database refused or went away mid-job: try the job again later.
+        logger.warning("worker.job_error job=%s type=%s error=%s", job["id"], kind, exc.code)
+        await _fail(db, job, f"{exc.code}: {exc.message}", retry=True, report=report)
+
+
+async def _expand(
+    db: Database, job: dict[str, Any], *, senders: Senders, now: datetime, report: RunReport
+) -> None:
+    payload = job["payload"]
+    event, stage = payload["event"], str(payload.get("stage") or "default")
+    try:
+        if event == "kitchen_prep":
+            sends = await _kitchen_prep(db, payload["date"], senders.staff)
+        else:
+            ctx = await db.rpc(
+                "table_booking_message_context", {"p_booking_id": payload["table_booking_id"]}
+            )
+            if ctx is None:
+                await _done(db, job, {"skipped": "booking_gone"})
+                report.skipped += 1
+                return
+            sends = notifications.plan_messages(event, stage, ctx, staff=senders.staff, now=now)
+    except (TemplateError, KeyError) as exc:
+        # A template the pub edited needs a variable we do not have: never send "{{...}}".
+        logger.error("worker.template_error job=%s event=%s error=%s", job["id"], event, exc)
+        await _fail(db, job, f"template: {exc}", retry=False, report=report)
+        return
+    result = await db.rpc("table_booking_queue_sends", {"p_jobs": sends}) if sends else {}
+    report.queued += int(result.get("queued", 0))
+    await _done(db, job, {"event": event, **result})
+
+
+async def _kitchen_prep(db: Database, day: str, staff: StaffAddresses) -> list[dict[str, Any]]:
+    if not staff.kitchen:
+        return []
+    prep = await db.rpc("table_booking_prep_list", {"p_date": day})
+    return [
+        {
+            "unique_key": f"kitchen_prep:{day}:email:{staff.kitchen}",
+            "type": "send_email",
+            "table_booking_id": None,
+            "payload": notifications.kitchen_prep_email(prep, recipient=staff.kitchen),
+        }
+    ]
+
+
+async def _send_sms(
+    db: Database, job: dict[str, Any], *, senders: Senders, now: datetime, report: RunReport
+) -> None:
+    payload = job["payload"]
+    metadata = payload.get("metadata") or {}
+    until = quiet_until(now)
+    if until is not None:
+        await db.rpc(
+            "table_booking_job_defer",
+            {
+                "p_job_id": job["id"],
+                "p_token": job["processing_token"],
+                "p_until": until.isoformat(),
+            },
+        )
+        report.deferred += 1
+        return
+    unique_key = payload["unique_key"]
+    decision = await db.rpc(
+        "table_booking_sms_begin",
+        {
+            "p_unique_key": unique_key,
+            "p_customer_id": payload["customer_id"],
+            "p_to": payload["to"],
+        },
+    )
+    if decision["decision"] == "duplicate":
+        await _done(db, job, {"skipped": "already_sent"})
+        report.skipped += 1
+        return
+    if decision["decision"] == "no_sms":
+        # Plan section 1: when a text is not possible, the guest hears by email instead.
+        fallback = None
+        if decision.get("email"):
+            email = notifications.sms_fallback_email(payload, decision["email"])
+            base = unique_key.replace(":sms:", ":email:")
+            await db.rpc(
+                "table_booking_queue_sends",
+                {
+                    "p_jobs": [
+                        {
+                            "unique_key": base,
+                            "type": "send_email",
+                            "table_booking_id": metadata.get("table_booking_id"),
+                            "payload": email,
+                        }
+                    ]
+                },
+            )
+            fallback = "email"
+        await _done(db, job, {"skipped": decision["reason"], "fallback": fallback})
+        report.skipped += 1
+        return
+
+    encoding = sms_encoding(payload["message"])
+    details = {
+        "job_id": job["id"],
+        "table_booking_id": metadata.get("table_booking_id"),
+        "template_key": metadata.get("template_key"),
+        "channel": "sms",
+        "segments": encoding.segments,
+    }
+    sent: dict[str, Any] = {
+        "to": payload["to"],
+        "body": payload["message"],
+        "customer_id": payload["customer_id"],
+        "template_key": metadata.get("template_key"),
+        "table_booking_id": metadata.get("table_booking_id"),
+        "encoding": encoding.encoding,
+        "segments": encoding.segments,
+    }
+    if senders.sms is None:
+        sent |= {"sid": f"outbox-{uuid.uuid4()}", "status": "outbox", "outbox": True}
+        logger.info(
+            "message.outbox channel=sms booking=%s template=%s segments=%s body=%r",
+            metadata.get("table_booking_id"),
+            metadata.get("template_key"),
+            encoding.segments,
+            payload["message"],
+        )
+        report.outbox += 1
+    else:
+        try:
+            result = await senders.sms.send_sms(
+                to=payload["to"],
+                body=payload["message"],
+                status_callback=senders.status_callback_url,
+            )
+        except TwilioRequestError as exc:
+            await db.rpc(
+                "table_booking_sms_refused",
+                {
+                    "p_job_id": job["id"],
+                    "p_token": job["processing_token"],
+                    "p_unique_key": unique_key,
+                    "p_customer_id": payload["customer_id"],
+                    "p_error_code": exc.code,
+                    "p_error": f"Twilio {exc.status} {exc.code}: {exc.message}",
+                    "p_details": details | {"error_code": exc.code},
+                },
+            )
+            await _reminder_history(db, metadata, "failed", exc.message)
+            report.failed += 1
+            return
+        except TwilioRetryableError as exc:
+            if _outcome_unknown(exc):
+                # Twilio may have taken it: never risk a second text. The claim stays, the job
+                # fails, and the audit row tells staff to check the Twilio log.
+                await db.rpc(
+                    "table_booking_sms_refused",
+                    {
+                        "p_job_id": job["id"],
+                        "p_token": job["processing_token"],
+                        "p_unique_key": unique_key,
+                        "p_customer_id": payload["customer_id"],
+                        "p_error_code": None,
+                        "p_error": f"outcome unknown (not resent): {exc.message}",
+                        "p_details": details | {"outcome": "unknown"},
+                    },
+                )
+                report.failed += 1
+                return
+            outcome = await db.rpc(
+                "table_booking_sms_retry",
+                {
+                    "p_job_id": job["id"],
+                    "p_token": job["processing_token"],
+                    "p_unique_key": unique_key,
+                    "p_error": f"Twilio {exc.status} {exc.code}: {exc.message}",
+                    "p_details": details,
+                },
+            )
+            if outcome == "failed":
+                report.failed += 1
+                await _reminder_history(db, metadata, "failed", exc.message)
+            else:
+                report.retrying += 1
+            return
+        sent |= {
+            "sid": result.sid,
+            "status": result.status,
+            "from": result.from_number or senders.sms_from,
+            "segments": result.segments or encoding.segments,
+        }
+        report.sent += 1
+    await db.rpc(
+        "table_booking_sms_sent",
+        {
+            "p_job_id": job["id"],
+            "p_token": job["processing_token"],
+            "p_unique_key": unique_key,
+            "p_sent": sent,
+        },
+    )
+    await _reminder_history(db, metadata, "sent", None)
+
+
+def _outcome_unknown(error: TwilioRetryableError) -> bool:
+    """Whether Twilio may have accepted the text although we did not hear so.
+
+    A refused connection, a 429 or a 5xx mean it did not; a timeout while waiting for the answer,
+    or an answer we could not read, leave it open.
+    """
+    if error.status is not None:
+        return 200 <= error.status < 300
+    return not isinstance(error.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+async def _send_email(
+    db: Database, job: dict[str, Any], *, senders: Senders, report: RunReport
+) -> None:
+    payload = job["payload"]
+    metadata = payload.get("metadata") or {}
+    record = {
+        "to": payload["to"],
+        "subject": payload["subject"],
+        "text": payload["text"],
+        "table_booking_id": metadata.get("table_booking_id"),
+        "template_key": metadata.get("template_key"),
+        "channel": "email",
+        "job_id": job["id"],
+        "attachments": [
+            {"filename": a["filename"], "content_type": a["content_type"]}
+            for a in payload.get("attachments") or []
+        ],
+    }
+    if senders.email is None:
+        logger.info(
+            "message.outbox channel=email booking=%s template=%s subject=%r",
+            metadata.get("table_booking_id"),
+            metadata.get("template_key"),
+            payload["subject"],
+        )
+        record["outbox"] = True
+        report.outbox += 1
+    else:
+        email = Email(
+            to=(payload["to"],),
+            subject=payload["subject"],
+            text=payload["text"],
+            html=payload.get("html"),
+            attachments=tuple(
+                Attachment(
+                    filename=a["filename"],
+                    content_type=a["content_type"],
+                    content=base64.b64decode(a["content_b64"]),
+                )
+                for a in payload.get("attachments") or []
+            ),
+        )
+        try:
+            await senders.email.send(email)
+        except GraphRequestError as exc:
+            await _fail(db, job, f"Graph {exc.status}: {exc.message}", retry=False, report=report)
+            await _reminder_history(db, metadata, "failed", exc.message, channel="email")
+            return
+        except GraphRetryableError as exc:
+            delay = int(exc.retry_after) if exc.retry_after else None
+            await _fail(
+                db,
+                job,
+                f"Graph {exc.status}: {exc.message}",
+                retry=True,
+                report=report,
+                delay=delay,
+            )
+            return
+        report.sent += 1
+    await db.rpc(
+        "table_booking_email_sent",
+        {"p_job_id": job["id"], "p_token": job["processing_token"], "p_email": record},
+    )
+    await _reminder_history(db, metadata, "sent", None, channel="email")
+
+
+async def _reminder_history(
+    db: Database,
+    metadata: dict[str, Any],
+    status: str,
+    error: str | None,
+    *,
+    channel: str = "sms",
+) -> None:
+    template = str(metadata.get("template_key") or "")
+    if template.startswith("reminder_") and metadata.get("table_booking_id"):
+        await db.rpc(
+            "table_booking_reminder_sent",
+            {
+                "p_booking_id": metadata["table_booking_id"],
+                "p_channel": channel,
+                "p_status": status,
+                "p_error": error,
+            },
+        )
+
+
+async def _done(db: Database, job: dict[str, Any], result: dict[str, Any]) -> None:
+    await db.rpc(
+        "table_booking_job_done",
+        {"p_job_id": job["id"], "p_token": job["processing_token"], "p_result": result},
+    )
+
+
+async def _fail(
+    db: Database,
+    job: dict[str, Any],
+    error: str,
+    *,
+    retry: bool,
+    report: RunReport,
+    delay: int | None = None,
+) -> None:
+    outcome = await db.rpc(
+        "table_booking_job_failed",
+        {
+            "p_job_id": job["id"],
+            "p_token": job["processing_token"],
+            "p_error": error,
+            "p_retry": retry,
+            "p_delay_seconds": delay,
+        },
+    )
+    if outcome == "retry":
+        report.retrying += 1
+    else:
+        report.failed += 1
+        await db.rpc(
+            "tb_message_audit",
+            {
+                "p_operation": "message.failed",
+                "p_details": {
+                    "job_id": job["id"],
+                    "table_booking_id": (job["payload"].get("metadata") or {}).get(
+                        "table_booking_id"
+                    )
+                    or job["payload"].get("table_booking_id"),
+                    "channel": job["type"],
+                },
+                "p_error": error,
+            },
+        )
