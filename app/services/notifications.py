@@ -192,7 +192,9 @@ def guest_email(
     booking = ctx["booking"]
     kind = "confirmed" if event == "created" else event
     subject = f"{_SUBJECTS.get(kind, 'Your booking at The Anchor')} ({booking['reference']})"
-    lines = [sms_text, "", *_booking_lines(ctx)]
+    # The text's opt-out line is about texts; an email does not need it.
+    intro = sms_text.replace(" Reply STOP to opt out.", "").strip()
+    lines = [intro, "", *_booking_lines(ctx)]
     attachments = []
     if kind in ("confirmed", "updated", "reminder"):
         ics = booking_calendar(
@@ -236,8 +238,11 @@ def staff_alert(
         "cancelled": "Booking cancelled",
     }[event]
     allergies = booking["allergies"]
-    subject = f"{words}: {booking['reference']}, {booking['party_size']} on {booking['date']}"
-    subject += f" at {booking['time']}" + (" - ALLERGIES" if allergies else "")
+    day = date.fromisoformat(booking["date"])
+    subject = (
+        f"{words}: {booking['reference']}, {booking['party_size']} on {day:%a} {day.day} "
+        f"{day:%b} at {booking['time']}" + (" - ALLERGIES" if allergies else "")
+    )
     name = f"{customer.get('first_name') or ''} {customer.get('last_name') or ''}".strip()
     lines = [f"{words}.", "", f"Guest: {name}", *_booking_lines(ctx)]
     if customer.get("mobile"):
