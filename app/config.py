@@ -102,6 +102,18 @@ class Settings(BaseSettings):
     review_delay_hours: int = Field(
         default=3, ge=0, le=48, description="Hours after a booking ends before asking for a review."
     )
+    payment_success_url: str = Field(
+        default="https://www.the-anchor.pub/table-booking/success",
+        description="Where a guest lands after paying (?reference=...&outcome=...).",
+    )
+    payment_failure_url: str = Field(
+        default="https://www.the-anchor.pub/table-booking/payment-failed",
+        description="Where a guest lands when the payment could not be taken (?reason=...).",
+    )
+    payment_cancel_url: str = Field(
+        default="https://www.the-anchor.pub/table-booking/payment-cancelled",
+        description="Where PayPal sends a guest who cancels at PayPal.",
+    )
     availability_limit_per_minute: int = Field(
         default=120, ge=1, description="Availability requests per client address per minute."
     )
@@ -123,6 +135,8 @@ class Settings(BaseSettings):
     def _refuse_unsafe_configuration(self) -> Self:
         if self.supabase_url and self.database_url is None and not self.supabase_service_role_key:
             raise ValueError("SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY is not")
+        if self.paypal_client_id and not self.public_base_url:
+            raise ValueError("PayPal needs PUBLIC_BASE_URL, for the URL guests return to")
         if self.environment is Environment.development:
             return self
         for name in (

@@ -24,10 +24,12 @@ from app.db.port import Database
 from app.db.resolve import open_database
 from app.errors import AppError, InternalError, MethodNotAllowed, NotFound, ValidationFailed
 from app.integrations.graph import GraphMailer
+from app.integrations.paypal import PayPalClient, WebhookVerifier
 from app.integrations.twilio import TwilioClient
-from app.routers import cron, health, table_bookings, webhooks_twilio
+from app.routers import cron, health, table_bookings, webhooks_paypal, webhooks_twilio
 from app.services import api_keys
 from app.services.notifications import StaffAddresses
+from app.services.payments import PayPal
 from app.services.staff_auth import StaffTokenVerifier
 from app.services.worker import Senders
 
@@ -78,7 +80,8 @@ def create_app(
                 supabase_url=settings.supabase_url,
                 http=http,
             )
-            app.state.senders = _senders(settings, http)
+            app.state.paypal = _paypal(settings, http, clock)
+            app.state.senders = _senders(settings, http, app.state.paypal)
             if app.state.senders.email is not None:
                 stack.callback(app.state.senders.email.close)
             yield
@@ -112,11 +115,37 @@ def create_app(
     app.include_router(table_bookings.router)
     app.include_router(cron.router)
     app.include_router(webhooks_twilio.router)
+    app.include_router(webhooks_paypal.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def _senders(settings: Settings, http: httpx.AsyncClient) -> Senders:
+def _paypal(
+    settings: Settings, http: httpx.AsyncClient, clock: Callable[[], datetime]
+) -> PayPal | None:
+    if not (settings.paypal_client_id and settings.paypal_client_secret):
+        return None
+    assert settings.public_base_url is not None  # Settings refuses PayPal without it
+    client = PayPalClient(
+        client_id=settings.paypal_client_id,
+        client_secret=settings.paypal_client_secret.get_secret_value(),
+        environment=settings.paypal_environment,
+        http=http,
+    )
+    verifier = (
+        WebhookVerifier(webhook_id=settings.paypal_webhook_id, http=http, clock=clock)
+        if settings.paypal_webhook_id
+        else None
+    )
+    return PayPal(
+        client=client,
+        verifier=verifier,
+        return_url=settings.public_base_url.rstrip("/") + "/api/table-bookings/payment/return",
+        cancel_url=settings.payment_cancel_url,
+    )
+
+
+def _senders(settings: Settings, http: httpx.AsyncClient, paypal: PayPal | None) -> Senders:
     """Twilio and Graph when their credentials are set; otherwise the outbox records messages."""
     sms = None
     if (
@@ -161,6 +190,7 @@ def _senders(settings: Settings, http: httpx.AsyncClient) -> Senders:
         staff=StaffAddresses(manager=settings.manager_email, kitchen=settings.kitchen_email),
         status_callback_url=callback,
         sms_from=settings.twilio_phone_number,
+        paypal=paypal,
     )
 
 

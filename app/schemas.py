@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
@@ -106,6 +107,13 @@ class UpdateBookingRequest(Strict):
 
 class CancelBookingRequest(Strict):
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    refund_amount: Decimal | None = Field(
+        default=None,
+        ge=0,
+        max_digits=8,
+        decimal_places=2,
+        description="Staff with the cancel permission only: refund this instead of the policy's.",
+    )
 
 
 class StatusRequest(Strict):

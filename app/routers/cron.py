@@ -65,6 +65,19 @@ async def process_jobs(
 
 
 @router.get(
+    "/table-booking-payment-expiry",
+    summary="Release unpaid holds",
+    dependencies=[CronAuth],
+    responses=_ERRORS,
+)
+async def payment_expiry(db: Db, now: Now) -> dict[str, Any]:
+    """Cancel Sunday lunches whose deposit hold ran out unpaid; their covers are free again and
+    the guest is told."""
+    result = await db.rpc("table_booking_expire_holds", {"p_now": now.isoformat()})
+    return {"success": True, "data": result}
+
+
+@router.get(
     "/table-booking-reminders",
     summary="Queue reminders",
     dependencies=[CronAuth],

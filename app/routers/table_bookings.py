@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from fastapi.responses import RedirectResponse
 
 from app.deps import Client, Db, Now, SettingsDep, acting, require_scope
-from app.errors import ValidationFailed
+from app.errors import AppError, ValidationFailed
 from app.schemas import (
     Availability,
     CancelBookingRequest,
@@ -20,9 +22,10 @@ from app.schemas import (
     SundayLunchMenu,
     UpdateBookingRequest,
 )
-from app.services import availability, bookings
+from app.services import availability, bookings, payments
 from app.services.actors import Actor
 from app.services.api_keys import MANAGE, READ, WRITE, ApiKeyCaller
+from app.services.payments import PayPal
 
 router = APIRouter(prefix="/api/table-bookings", tags=["table bookings"])
 
@@ -34,6 +37,14 @@ Reference = Annotated[
         examples=["TB-8229A1B4"],
     ),
 ]
+
+
+def _paypal(request: Request) -> PayPal | None:
+    paypal: PayPal | None = request.app.state.paypal
+    return paypal
+
+
+PayPalDep = Annotated[PayPal | None, Depends(_paypal)]
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -95,6 +106,7 @@ async def create_booking(
     now: Now,
     client: Client,
     settings: SettingsDep,
+    paypal: PayPalDep,
     actor: Annotated[Actor, Depends(acting(key_scope=WRITE, staff_action="create"))],
     request: CreateBookingRequest,
     idempotency_key: Annotated[
@@ -120,7 +132,76 @@ async def create_booking(
         idempotency_key=idempotency_key,
         create_limit_per_phone=settings.create_limit_per_phone_per_hour,
     )
+    if data.get("payment_required") and paypal is not None:
+        data["payment_details"]["payment_url"] = await payments.payment_url_for_new_booking(
+            db, paypal, reference=data["booking_reference"], client=client, now=now
+        )
     return {"success": True, "data": data}
+
+
+@router.post(
+    "/{reference}/payment",
+    summary="Start (or resume) paying the deposit",
+    responses=_errors(404, 409),
+)
+async def start_payment(
+    db: Db,
+    now: Now,
+    client: Client,
+    paypal: PayPalDep,
+    reference: Reference,
+    actor: Annotated[Actor, Depends(acting(key_scope=WRITE, staff_action="edit", guest=True))],
+) -> dict[str, Any]:
+    """A PayPal approval link for a Sunday lunch awaiting its deposit; the open one is reused."""
+    data = await payments.start_payment(
+        db, paypal, reference=reference, actor=actor, client=client, now=now
+    )
+    return {"success": True, "data": data}
+
+
+@router.get(
+    "/payment/return",
+    summary="PayPal's return: capture and confirm",
+    responses={
+        303: {"description": "To the success (or failure) page of the pub's website."},
+        **_errors(404, 409),
+    },
+)
+async def payment_return(
+    request: Request,
+    db: Db,
+    now: Now,
+    settings: SettingsDep,
+    paypal: PayPalDep,
+    token: Annotated[str, Query(max_length=64, description="PayPal's order id.")],
+    payer_id: Annotated[str | None, Query(alias="PayerID", max_length=64)] = None,
+) -> Any:
+    """The guest approved the deposit at PayPal: capture it, check it, confirm the booking.
+
+    Browsers are sent on to the pub's success page; a caller asking for JSON gets the envelope.
+    """
+    wants_json = "application/json" in request.headers.get("accept", "")
+    try:
+        result = await payments.capture_returned_order(db, paypal, order_id=token, now=now)
+    except AppError as exc:
+        if wants_json:
+            raise
+        url = _with_query(settings.payment_failure_url, reason=exc.code.lower())
+        return RedirectResponse(url, status_code=303)
+    data = {
+        "booking_reference": result.get("booking_reference"),
+        "outcome": result["outcome"],
+        "confirmed": result["outcome"] in ("confirmed", "already_confirmed"),
+    }
+    if wants_json:
+        return {"success": True, "data": data}
+    target = settings.payment_success_url if data["confirmed"] else settings.payment_failure_url
+    url = _with_query(target, reference=data["booking_reference"] or "", outcome=data["outcome"])
+    return RedirectResponse(url, status_code=303)
+
+
+def _with_query(url: str, **params: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
 
 
 @router.get("", summary="List bookings", responses=_errors())
@@ -201,6 +282,7 @@ async def cancel_booking(
         db,
         reference=reference,
         reason=request.reason if request else None,
+        refund_amount=request.refund_amount if request else None,
         actor=actor,
         client=client,
         now=now,

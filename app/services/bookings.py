@@ -163,7 +163,13 @@ async def cancel_booking(
     actor: Actor,
     client: ClientInfo,
     now: datetime,
+    refund_amount: Decimal | None = None,
 ) -> dict[str, Any]:
+    if refund_amount is not None and not actor.is_staff:
+        raise Forbidden(
+            "Only staff with the cancel permission may set the refund.",
+            details={"field": "refund_amount"},
+        )
     try:
         result: dict[str, Any] = await db.rpc(
             "table_booking_cancel",
@@ -174,6 +180,7 @@ async def cancel_booking(
                 "p_actor": actor.as_json(),
                 "p_client": client.as_json(),
                 "p_now": now.isoformat(),
+                "p_refund_override": None if refund_amount is None else str(refund_amount),
             },
         )
     except AppError as exc:

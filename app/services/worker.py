@@ -29,13 +29,15 @@ from app.integrations.graph import (
     GraphRequestError,
     GraphRetryableError,
 )
+from app.integrations.paypal import PayPalRequestError, PayPalRetryableError
 from app.integrations.twilio import (
     TwilioClient,
     TwilioRequestError,
     TwilioRetryableError,
 )
-from app.services import notifications
+from app.services import notifications, payments
 from app.services.notifications import StaffAddresses
+from app.services.payments import PayPal
 from app.services.sms_text import TemplateError, sms_encoding
 
 logger = logging.getLogger("app.worker")
@@ -52,6 +54,7 @@ class Senders:
     staff: StaffAddresses
     status_callback_url: str | None = None
     sms_from: str | None = None
+    paypal: PayPal | None = None
 
 
 @dataclass
@@ -113,6 +116,8 @@ async def _process_one(
             await _send_sms(db, job, senders=senders, now=now, report=report)
         elif kind == "send_email":
             await _send_email(db, job, senders=senders, report=report)
+        elif kind == "table_booking_refund":
+            await _refund(db, job, senders=senders, now=now, report=report)
     except AppError as exc:
         # The database refused or went away mid-job: try the job again later.
         logger.warning("worker.job_error job=%s type=%s error=%s", job["id"], kind, exc.code)
@@ -315,6 +320,26 @@ async def _send_sms(
         },
     )
     await _reminder_history(db, metadata, "sent", None)
+
+
+async def _refund(
+    db: Database, job: dict[str, Any], *, senders: Senders, now: datetime, report: RunReport
+) -> None:
+    if senders.paypal is None:
+        await _fail(db, job, "PayPal is not configured", retry=False, report=report)
+        return
+    try:
+        result = await payments.refund(db, senders.paypal, payload=job["payload"], now=now)
+    except PayPalRetryableError as exc:
+        await _fail(db, job, f"PayPal {exc.status}: {exc.message}", retry=True, report=report)
+        return
+    except PayPalRequestError as exc:
+        await _fail(
+            db, job, f"PayPal {exc.status} {exc.name}: {exc.message}", retry=False, report=report
+        )
+        return
+    report.sent += 1
+    await _done(db, job, result)
 
 
 def _outcome_unknown(error: TwilioRetryableError) -> bool:

@@ -811,7 +811,8 @@ create or replace function public.table_booking_cancel(
   p_reason text,
   p_actor jsonb,
   p_client jsonb,
-  p_now timestamptz
+  p_now timestamptz,
+  p_refund_override numeric default null
 ) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
@@ -844,13 +845,20 @@ begin
    where booking_id = b.id and status = 'completed';
   select * into v_refund from public.tb_refund_due(b.refund_policy, v_paid, b.start_datetime,
                                                    p_now);
-  update public.table_bookings set
-    status = 'cancelled',
-    cancelled_at = p_now,
-    cancellation_reason = nullif(p_reason, ''),
-    cancelled_by = coalesce(p_actor ->> 'kind', 'system'),
-    hold_expires_at = null
-  where id = b.id;
+  if p_refund_override is not null then
+    -- Staff with the cancel permission may refund another amount than the policy's; audited.
+    if p_actor ->> 'kind' <> 'staff' or p_refund_override < 0 or p_refund_override > v_paid then
+      raise exception using errcode = 'P0001', message = 'VALIDATION_ERROR',
+        detail = format('The refund must be between 0.00 and the %s paid.', public.tb_money(v_paid)),
+        hint = '[{"field": "refund_amount", "message": "out of range"}]';
+    end if;
+    perform public.tb_audit('payment.refund_override', b.id, 'success', p_actor, p_client,
+      jsonb_build_object('refund_due', public.tb_money(v_refund.amount)),
+      jsonb_build_object('refund_due', public.tb_money(p_refund_override)),
+      jsonb_build_object('booking_reference', b.booking_reference));
+    v_refund.amount := p_refund_override;
+  end if;
+  -- The payment first: the status change below queues the refund from refund_due.
   update public.table_booking_payments set
     status = case when status = 'pending' then 'failed'::public.payment_status else status end,
     payment_metadata = coalesce(payment_metadata, '{}'::jsonb) || case
@@ -859,6 +867,13 @@ begin
         'refund_percentage', v_refund.percentage, 'refund_computed_at', p_now)
       else jsonb_build_object('closed_reason', 'booking_cancelled') end
   where booking_id = b.id and status in ('pending', 'completed');
+  update public.table_bookings set
+    status = 'cancelled',
+    cancelled_at = p_now,
+    cancellation_reason = nullif(p_reason, ''),
+    cancelled_by = coalesce(p_actor ->> 'kind', 'system'),
+    hold_expires_at = null
+  where id = b.id;
 
   perform public.tb_audit(
     'table_booking.cancelled', b.id, 'success', p_actor, p_client,
@@ -1012,7 +1027,7 @@ begin
     'public.table_booking_create(jsonb, timestamptz)',
     'public.table_booking_update(text, text, jsonb, jsonb, jsonb, timestamptz, boolean)',
     'public.tb_require_open(public.table_bookings, timestamptz)',
-    'public.table_booking_cancel(text, text, text, jsonb, jsonb, timestamptz)',
+    'public.table_booking_cancel(text, text, text, jsonb, jsonb, timestamptz, numeric)',
     'public.table_booking_set_status(text, text, jsonb, jsonb, timestamptz)',
     'public.table_booking_list(jsonb)'
   ] loop

@@ -383,12 +383,13 @@ begin
     processing_token = null,
     lease_expires_at = null
   where status = 'processing'
-    and type in ('table_booking_notify', 'send_sms', 'send_email')
+    and type in ('table_booking_notify', 'send_sms', 'send_email', 'table_booking_refund')
     and lease_expires_at < now();
   return query
-    select * from public.claim_jobs(p_batch_size,
-                                    array['table_booking_notify', 'send_sms', 'send_email'],
-                                    p_lease_seconds);
+    select * from public.claim_jobs(
+      p_batch_size,
+      array['table_booking_notify', 'send_sms', 'send_email', 'table_booking_refund'],
+      p_lease_seconds);
 end
 $$;
 

@@ -1,0 +1,37 @@
+"""``POST /api/webhooks/paypal/table-bookings``: PayPal events, verified, each handled once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from app.deps import Db, Now
+from app.schemas import ErrorEnvelope
+from app.services import payments
+from app.services.payments import PayPal
+
+router = APIRouter(prefix="/api/webhooks/paypal", tags=["webhooks"])
+
+
+def _paypal(request: Request) -> PayPal | None:
+    paypal: PayPal | None = request.app.state.paypal
+    return paypal
+
+
+@router.post(
+    "/table-bookings",
+    summary="PayPal payment events",
+    responses={401: {"model": ErrorEnvelope}, 503: {"model": ErrorEnvelope}},
+)
+async def paypal_event(
+    request: Request, db: Db, now: Now, paypal: Annotated[PayPal | None, Depends(_paypal)]
+) -> dict[str, Any]:
+    """Capture completed, denied, reversed or refunded. Each event id is handled once; a bad
+    signature is 401 and changes nothing; an event that cannot be handled yet is 503, so PayPal
+    delivers it again."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    data = await payments.handle_webhook(
+        db, paypal, headers=headers, body=await request.body(), now=now
+    )
+    return {"success": True, "data": data}
