@@ -73,7 +73,16 @@ def template_variables(ctx: Mapping[str, Any], *, now: datetime) -> dict[str, st
         "allergies": ", ".join(booking["allergies"]) or "none",
         "refund_message": refund_message,
         "review_link": settings.get("review_link") or "",
+        "payment_link": booking.get("payment_url") or "",
+        "deadline": _deadline(booking.get("hold_expires_at"), now),
     }
+
+
+def _deadline(hold_expires_at: str | None, now: datetime) -> str:
+    if not hold_expires_at:
+        return "soon"
+    at = datetime.fromisoformat(hold_expires_at).astimezone(LONDON)
+    return f"{at:%H:%M} {_relative_day(at.date(), now)}"
 
 
 #: event -> the guest's SMS template key (a callable of the booking type where it depends on it)
@@ -86,10 +95,15 @@ _SMS_TEMPLATES: dict[str, str] = {
 }
 
 
-def guest_sms_template(event: str, status: str, booking_type: str) -> str | None:
+def guest_sms_template(
+    event: str, status: str, booking_type: str, *, payment_url: str | None = None
+) -> str | None:
     if event == "created":
-        # A Sunday lunch is confirmed by its deposit ("confirmed" event), not by being made.
-        return f"booking_confirmation_{booking_type}" if status == "confirmed" else None
+        if status == "confirmed":
+            return f"booking_confirmation_{booking_type}"
+        # A Sunday lunch is confirmed by its deposit ("confirmed" event); until then the guest
+        # gets the link to pay, when PayPal gave one.
+        return "payment_request" if payment_url else None
     pattern = _SMS_TEMPLATES.get(event)
     return pattern.format(type=booking_type) if pattern else None
 
@@ -111,7 +125,9 @@ def plan_messages(
     def key(template: str, channel: str, to: str = "") -> str:
         return f"{booking_id}:{template}:{channel}:{stage}" + (f":{to}" if to else "")
 
-    template = guest_sms_template(event, booking["status"], booking["booking_type"])
+    template = guest_sms_template(
+        event, booking["status"], booking["booking_type"], payment_url=booking.get("payment_url")
+    )
     if template is not None:
         text = render(ctx["templates"][template], variables)
         metadata = {"template_key": template, "table_booking_id": booking_id, "stage": stage}
@@ -177,6 +193,7 @@ _SUBJECTS = {
     "updated": "Your booking at The Anchor has changed",
     "cancelled": "Your booking at The Anchor is cancelled",
     "reminder": "See you soon at The Anchor",
+    "payment_request": "Your Sunday lunch at The Anchor: deposit due",
 }
 
 
@@ -190,7 +207,10 @@ def guest_email(
     metadata: Mapping[str, Any],
 ) -> dict[str, Any]:
     booking = ctx["booking"]
-    kind = "confirmed" if event == "created" else event
+    if template == "payment_request":
+        kind = "payment_request"
+    else:
+        kind = "confirmed" if event == "created" else event
     subject = f"{_SUBJECTS.get(kind, 'Your booking at The Anchor')} ({booking['reference']})"
     # The text's opt-out line is about texts; an email does not need it.
     intro = sms_text.replace(" Reply STOP to opt out.", "").strip()

@@ -306,6 +306,10 @@ language sql stable security definer set search_path = public, pg_temp as $$
       'outstanding_amount', public.tb_money(greatest(coalesce(b.total_amount, 0)
                                                      - coalesce(b.deposit_amount, 0), 0)),
       'hold_expires_at', public.tb_london_iso(b.hold_expires_at),
+      'payment_url', (select p.payment_metadata ->> 'approve_url'
+                      from public.table_booking_payments p
+                      where p.booking_id = b.id and p.status = 'pending'
+                      order by p.created_at desc limit 1),
       'modification_count', coalesce(b.modification_count, 0),
       'cancellation_reason', b.cancellation_reason,
       'refund_due', (select p.payment_metadata ->> 'refund_due'
