@@ -14,9 +14,10 @@ from fastapi.responses import Response
 
 from app.config import Settings
 from app.deps import Db, SettingsDep
-from app.errors import Unauthorized
+from app.errors import Unauthorized, ValidationFailed
 from app.integrations.twilio import signature_is_valid
 from app.schemas import ErrorEnvelope
+from app.services import phones
 
 router = APIRouter(prefix="/api/webhooks/twilio", tags=["webhooks"])
 
@@ -30,13 +31,19 @@ _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 def keyword_action(body: str) -> str | None:
     words = body.strip().upper().split()
-    if not words:
-        return None
-    if words[0] in OPT_OUT_WORDS:
+    first = "".join(c for c in words[0] if c.isalpha()) if words else ""  # "Stop!" is STOP
+    if first in OPT_OUT_WORDS:
         return "opt_out"
-    if words[0] in OPT_IN_WORDS:
+    if first in OPT_IN_WORDS:
         return "opt_in"
     return None
+
+
+def _variants(number: str) -> list[str]:
+    try:
+        return phones.phone_variants(number)
+    except ValidationFailed:
+        return []
 
 
 def _public_url(request: Request, settings: Settings) -> str:
@@ -117,6 +124,7 @@ async def inbound(request: Request, db: Db, settings: SettingsDep) -> Response:
             "p_to": params.get("To", ""),
             "p_body": params.get("Body", ""),
             "p_action": action,
+            "p_from_variants": _variants(params.get("From", "")),
         },
     )
     await db.rpc(

@@ -80,7 +80,7 @@ def template_variables(ctx: Mapping[str, Any], *, now: datetime) -> dict[str, st
 
 def _deadline(hold_expires_at: str | None, now: datetime) -> str:
     if not hold_expires_at:
-        return "soon"
+        return "the day before"
     at = datetime.fromisoformat(hold_expires_at).astimezone(LONDON)
     return f"{at:%H:%M} {_relative_day(at.date(), now)}"
 
@@ -128,6 +128,8 @@ def plan_messages(
     template = guest_sms_template(
         event, booking["status"], booking["booking_type"], payment_url=booking.get("payment_url")
     )
+    if booking["status"] == "cancelled" and event != "cancelled":
+        template = None  # cancelled since: the guest hears of the cancellation, nothing else
     if template is not None:
         text = render(ctx["templates"][template], variables)
         metadata = {"template_key": template, "table_booking_id": booking_id, "stage": stage}
@@ -250,9 +252,9 @@ def staff_alert(
 ) -> dict[str, Any]:
     booking, customer = ctx["booking"], ctx["customer"]
     words = {
-        "created": "New booking"
-        if booking["status"] == "confirmed"
-        else "New booking (deposit due)",
+        "created": "New Sunday lunch (deposit due)"
+        if booking["booking_type"] == "sunday_lunch" and booking["status"] == "pending_payment"
+        else "New booking",
         "confirmed": "Deposit paid",
         "updated": "Booking changed",
         "cancelled": "Booking cancelled",

@@ -16,7 +16,14 @@ from decimal import Decimal
 from typing import Any
 
 from app.db.port import Database
-from app.errors import AppError, BookingNotModifiable, NotFound, ServiceUnavailable, Unauthorized
+from app.errors import (
+    AppError,
+    BookingNotModifiable,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
 from app.integrations.paypal import (
     Capture,
     PayPalClient,
@@ -215,7 +222,7 @@ async def handle_webhook(
 ) -> dict[str, Any]:
     """Verify, log, and handle a PayPal event once. Raises Unauthorized on a bad signature."""
     logged = {k: headers[k] for k in _LOGGED_HEADERS if k in headers}
-    text = body.decode("utf-8", errors="replace")
+    text = _log_body(body)
     if paypal is None or paypal.verifier is None:
         await _log_webhook(db, "configuration_error", logged, text, {}, "PayPal is not configured")
         raise Unauthorized("PayPal webhooks are not configured here.")
@@ -224,8 +231,12 @@ async def handle_webhook(
     except PayPalSignatureError as exc:
         await _log_webhook(db, "signature_failed", logged, text, {}, exc.reason)
         raise Unauthorized("The PayPal signature does not match this request.") from exc
-    event = json.loads(body)
-    event_id, event_type = str(event.get("id", "")), str(event.get("event_type", ""))
+    try:
+        event = json.loads(body)
+        event_id, event_type = str(event["id"]), str(event["event_type"])
+    except (ValueError, KeyError, TypeError) as exc:
+        await _log_webhook(db, "invalid_payload", logged, text, {}, "not a PayPal event")
+        raise ValidationFailed("The body is not a PayPal event.") from exc
     params = {"event_id": event_id, "event_type": event_type, "source": "table_bookings"}
     if not event_id or not await db.rpc(
         "paypal_webhook_claim", {"p_event_id": event_id, "p_event_type": event_type}
@@ -234,6 +245,11 @@ async def handle_webhook(
         return {"received": True, "duplicate": True}
     try:
         outcome = await _handle_event(db, event_type, event.get("resource") or {}, now)
+    except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+        # Signed by PayPal but not the shape we know: release it, say so, keep nothing half-done.
+        await db.rpc("paypal_webhook_release", {"p_event_id": event_id})
+        await _log_webhook(db, "invalid_payload", logged, text, params, repr(exc)[:200])
+        raise ValidationFailed("The PayPal event is missing fields it needs.") from exc
     except (AppError, RetryLater) as exc:
         # Not handled: let PayPal deliver it again (it retries for three days).
         await db.rpc("paypal_webhook_release", {"p_event_id": event_id})
@@ -241,6 +257,43 @@ async def handle_webhook(
         raise ServiceUnavailable("The event could not be handled yet.") from exc
     await _log_webhook(db, outcome, logged, text, params, None)
     return {"received": True, "outcome": outcome}
+
+
+#: Parts of a PayPal resource that describe the payer or their account: never stored.
+_PERSONAL = frozenset(
+    {
+        "payer",
+        "payee",
+        "payment_source",
+        "shipping",
+        "email_address",
+        "address",
+        "phone",
+        "phone_number",
+        "payer_id",
+        "account_id",
+        "name",
+        "given_name",
+        "surname",
+        "birth_date",
+    }
+)
+
+
+def _redacted(value: Any) -> Any:
+    """The event as logged: everything but the payer's details (only ids and amounts kept)."""
+    if isinstance(value, dict):
+        return {k: "[redacted]" if k in _PERSONAL else _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def _log_body(body: bytes) -> str:
+    try:
+        return json.dumps(_redacted(json.loads(body)), ensure_ascii=False)
+    except ValueError:
+        return f"(not JSON, {len(body)} bytes)"
 
 
 class RetryLater(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -189,8 +190,17 @@ async def _send_sms(
             "p_unique_key": unique_key,
             "p_customer_id": payload["customer_id"],
             "p_to": payload["to"],
+            "p_table_booking_id": metadata.get("table_booking_id"),
+            "p_template_key": metadata.get("template_key"),
         },
     )
+    if decision["decision"] == "in_flight":
+        await _fail(db, job, "another run is sending this text", retry=True, report=report)
+        return
+    if decision["decision"] == "stale":
+        await _done(db, job, {"skipped": decision["reason"]})
+        report.skipped += 1
+        return
     if decision["decision"] == "duplicate":
         await _done(db, job, {"skipped": "already_sent"})
         report.skipped += 1
@@ -228,6 +238,7 @@ async def _send_sms(
         "segments": encoding.segments,
     }
     sent: dict[str, Any] = {
+        "job_id": job["id"],
         "to": payload["to"],
         "body": payload["message"],
         "customer_id": payload["customer_id"],
@@ -402,7 +413,7 @@ async def _send_email(
             await _reminder_history(db, metadata, "failed", exc.message, channel="email")
             return
         except GraphRetryableError as exc:
-            delay = int(exc.retry_after) if exc.retry_after else None
+            delay = math.ceil(exc.retry_after) if exc.retry_after else None
             await _fail(
                 db,
                 job,

@@ -345,6 +345,7 @@ declare
   b public.table_bookings;
   c public.customers;
   v_paid numeric;
+  v_refunded numeric;
   v_items jsonb;
   v_refund record;
 begin
@@ -356,7 +357,8 @@ begin
       detail = 'There is no booking with that reference.';
   end if;
   select * into c from public.customers where id = b.customer_id;
-  select coalesce(sum(amount), 0) into v_paid from public.table_booking_payments
+  select coalesce(sum(amount), 0), coalesce(sum(refund_amount), 0) into v_paid, v_refunded
+  from public.table_booking_payments
    where booking_id = b.id and status in ('completed', 'refunded', 'partial_refund');
   select coalesce(jsonb_agg(jsonb_build_object(
            'menu_item_id', i.menu_item_id,
@@ -373,6 +375,7 @@ begin
   where i.booking_id = b.id;
   select * into v_refund from public.tb_refund_due(b.refund_policy, v_paid, b.start_datetime,
                                                    p_now);
+  v_refund.amount := greatest(v_refund.amount - v_refunded, 0);
   return json_build_object(
     'booking_id', b.id,
     'booking_reference', b.booking_reference,
@@ -818,6 +821,7 @@ language plpgsql volatile security definer set search_path = public, pg_temp as 
 declare
   b public.table_bookings;
   v_paid numeric;
+  v_refunded numeric;
   v_refund record;
 begin
   select * into b from public.table_bookings
@@ -841,15 +845,21 @@ begin
       hint = jsonb_build_object('status', b.status, 'reason', 'STARTED')::text;
   end if;
 
-  select coalesce(sum(amount), 0) into v_paid from public.table_booking_payments
-   where booking_id = b.id and status = 'completed';
+  -- The policy's share of the deposit paid, less what was already refunded (say a goodwill
+  -- refund made at PayPal), never below nothing.
+  select coalesce(sum(amount), 0), coalesce(sum(refund_amount), 0) into v_paid, v_refunded
+  from public.table_booking_payments
+   where booking_id = b.id and status in ('completed', 'partial_refund');
   select * into v_refund from public.tb_refund_due(b.refund_policy, v_paid, b.start_datetime,
                                                    p_now);
+  v_refund.amount := greatest(v_refund.amount - v_refunded, 0);
   if p_refund_override is not null then
     -- Staff with the cancel permission may refund another amount than the policy's; audited.
-    if p_actor ->> 'kind' <> 'staff' or p_refund_override < 0 or p_refund_override > v_paid then
+    if p_actor ->> 'kind' <> 'staff' or p_refund_override < 0
+       or p_refund_override > v_paid - v_refunded then
       raise exception using errcode = 'P0001', message = 'VALIDATION_ERROR',
-        detail = format('The refund must be between 0.00 and the %s paid.', public.tb_money(v_paid)),
+        detail = format('The refund must be between 0.00 and the %s paid and not yet refunded.',
+                        public.tb_money(v_paid - v_refunded)),
         hint = '[{"field": "refund_amount", "message": "out of range"}]';
     end if;
     perform public.tb_audit('payment.refund_override', b.id, 'success', p_actor, p_client,
@@ -862,11 +872,11 @@ begin
   update public.table_booking_payments set
     status = case when status = 'pending' then 'failed'::public.payment_status else status end,
     payment_metadata = coalesce(payment_metadata, '{}'::jsonb) || case
-      when status = 'completed' then jsonb_build_object(
+      when status in ('completed', 'partial_refund') then jsonb_build_object(
         'refund_due', public.tb_money(v_refund.amount),
         'refund_percentage', v_refund.percentage, 'refund_computed_at', p_now)
       else jsonb_build_object('closed_reason', 'booking_cancelled') end
-  where booking_id = b.id and status in ('pending', 'completed');
+  where booking_id = b.id and status in ('pending', 'completed', 'partial_refund');
   update public.table_bookings set
     status = 'cancelled',
     cancelled_at = p_now,

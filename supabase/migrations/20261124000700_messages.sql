@@ -157,7 +157,7 @@ declare
   v_count integer := 0;
 begin
   for b in
-    select t.id, t.booking_type
+    select t.id, t.booking_type, t.booking_date, t.booking_time
     from public.table_bookings t
     where t.status = 'confirmed' and not coalesce(t.reminder_sent, false)
       and t.manage_token_hash is not null
@@ -169,7 +169,9 @@ begin
     for update skip locked
   loop
     update public.table_bookings set reminder_sent = true where id = b.id;
-    perform public.tb_queue_notification(b.id, 'reminder');
+    -- A moved booking is reminded again for its new date and time.
+    perform public.tb_queue_notification(
+      b.id, 'reminder', to_char(b.booking_date, 'YYYY-MM-DD') || 'T' || to_char(b.booking_time, 'HH24:MI'));
     v_count := v_count + 1;
   end loop;
   return json_build_object('queued', v_count);
@@ -425,8 +427,9 @@ begin
   end if;
   if p_retry and j.attempts < j.max_attempts then
     update public.jobs set status = 'pending',
-      scheduled_for = now() + make_interval(secs => coalesce(
-        p_delay_seconds, 60 * power(2, greatest(j.attempts - 1, 0))::int)),
+      -- 1, 2, 4 ... minutes; a provider's Retry-After may ask for longer, never for sooner.
+      scheduled_for = now() + make_interval(secs => greatest(
+        coalesce(p_delay_seconds, 0), 60 * power(2, greatest(j.attempts - 1, 0))::int)),
       error_message = left(p_error, 1000), processing_token = null, lease_expires_at = null
     where id = j.id;
     return 'retry';
@@ -455,13 +458,22 @@ $$;
 -- Returns {decision: send|duplicate|no_sms, reason, email}. 'send' also claims the message's
 -- idempotency key, committed before the provider is called.
 create or replace function public.table_booking_sms_begin(
-  p_unique_key text, p_customer_id uuid, p_to text
+  p_unique_key text, p_customer_id uuid, p_to text, p_table_booking_id uuid default null,
+  p_template_key text default null
 ) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
   c public.customers;
   v_claimed text;
+  v_state text;
+  v_status public.table_booking_status;
 begin
+  -- A text written before the booking was cancelled (held overnight, or queued just before)
+  -- is not sent: the guest gets the cancellation, not a stale confirmation or reminder.
+  select status into v_status from public.table_bookings where id = p_table_booking_id;
+  if v_status = 'cancelled' and p_template_key is distinct from 'cancellation' then
+    return json_build_object('decision', 'stale', 'reason', 'booking_cancelled', 'email', null);
+  end if;
   select * into c from public.customers where id = p_customer_id;
   if not found or c.mobile_e164 is null then
     return json_build_object('decision', 'no_sms', 'reason', 'no_mobile', 'email', c.email);
@@ -485,6 +497,14 @@ begin
   on conflict (key) do nothing
   returning key into v_claimed;
   if v_claimed is null then
+    select response ->> 'state' into v_state from public.idempotency_keys
+     where key = 'sms:' || p_unique_key;
+    if v_state = 'sending' then
+      -- Another run is sending it right now (its lease ran out while it waited on Twilio):
+      -- come back later, when that send has either gone or released its claim.
+      return json_build_object('decision', 'in_flight', 'reason', 'another_run_is_sending',
+                               'email', c.email);
+    end if;
     return json_build_object('decision', 'duplicate', 'reason', 'already_sent', 'email', c.email);
   end if;
   return json_build_object('decision', 'send', 'reason', null, 'email', c.email);
@@ -663,14 +683,18 @@ $$;
 
 -- Inbound texts: STOP and the like opt out, START opts back in; the text is kept ---------------
 create or replace function public.twilio_inbound_message(
-  p_sid text, p_from text, p_to text, p_body text, p_action text
+  p_sid text, p_from text, p_to text, p_body text, p_action text,
+  p_from_variants text[] default null
 ) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
   c public.customers;
 begin
-  select * into c from public.customers where mobile_e164 = p_from or mobile_number = p_from
-   order by created_at limit 1;
+  -- The sender by E.164, else by the legacy forms older customers were stored in.
+  select * into c from public.customers
+   where mobile_e164 = p_from or mobile_number = p_from
+      or mobile_number = any (coalesce(p_from_variants, '{}'))
+   order by (mobile_e164 = p_from) desc nulls last, created_at limit 1;
   if not found then
     return json_build_object('known', false);
   end if;
@@ -681,12 +705,14 @@ begin
     update public.customers set sms_opt_in = true, sms_status = 'active',
       sms_opt_in_at = now(), sms_opt_in_source = 'sms_keyword' where id = c.id;
   end if;
+  -- Twilio retries a webhook it did not hear back from: keep each text once.
   insert into public.messages (customer_id, direction, message_sid, twilio_message_sid, body,
                                status, twilio_status, from_number, to_number, message_type,
                                created_at, updated_at)
-  values (c.id, 'inbound', p_sid, p_sid, p_body, 'received', 'received', p_from, p_to, 'sms',
-          now(), now())
-  on conflict do nothing;
+  select c.id, 'inbound', p_sid, p_sid, p_body, 'received', 'received', p_from, p_to, 'sms',
+         now(), now()
+  where not exists (select 1 from public.messages
+                    where direction = 'inbound' and message_sid = p_sid);
   return json_build_object('known', true, 'customer_id', c.id, 'action', p_action);
 end
 $$;
@@ -721,7 +747,7 @@ begin
     'public.table_booking_job_done(uuid, uuid, jsonb)',
     'public.table_booking_job_failed(uuid, uuid, text, boolean, integer)',
     'public.table_booking_job_defer(uuid, uuid, timestamptz)',
-    'public.table_booking_sms_begin(text, uuid, text)',
+    'public.table_booking_sms_begin(text, uuid, text, uuid, text)',
     'public.table_booking_sms_sent(uuid, uuid, text, jsonb)',
     'public.table_booking_sms_refused(uuid, uuid, text, uuid, integer, text, jsonb)',
     'public.table_booking_sms_retry(uuid, uuid, text, text, jsonb)',
@@ -729,7 +755,7 @@ begin
     'public.tb_message_audit(text, jsonb, text)',
     'public.tb_twilio_status_rank(text)',
     'public.twilio_message_status(text, text, text, text, jsonb)',
-    'public.twilio_inbound_message(text, text, text, text, text)',
+    'public.twilio_inbound_message(text, text, text, text, text, text[])',
     'public.webhook_log(text, text, jsonb, text, jsonb, text, text)'
   ] loop
     execute format('revoke execute on function %s from public, anon, authenticated', f);

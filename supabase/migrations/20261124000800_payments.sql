@@ -118,8 +118,11 @@ begin
     return json_build_object('outcome', 'unknown_order');
   end if;
   if b.paypal_deposit_capture_id = p_capture ->> 'id' then
-    return json_build_object('outcome', 'already_confirmed', 'booking_id', b.id,
-                             'booking_reference', b.booking_reference);
+    -- The same capture again (a reloaded return page, the webhook after the return): say what
+    -- happened the first time.
+    return json_build_object(
+      'outcome', case when b.status = 'confirmed' then 'already_confirmed' else 'released' end,
+      'booking_id', b.id, 'booking_reference', b.booking_reference);
   end if;
   if v_amount is distinct from b.deposit_amount or p_capture ->> 'currency' <> 'GBP' then
     perform public.tb_audit('payment.capture_amount_mismatch', b.id, 'failure', v_actor, null,
@@ -353,12 +356,13 @@ create or replace function public.tb_refund_on_cancel() returns trigger
 language plpgsql security definer set search_path = public, pg_temp as $$
 begin
   if new.status = 'cancelled' and old.status is distinct from 'cancelled'
-     and new.payment_status = 'completed' and new.paypal_deposit_capture_id is not null then
+     and new.payment_status in ('completed', 'partial_refund')
+     and new.paypal_deposit_capture_id is not null then
     perform public.tb_queue_refund(
       new.id, new.paypal_deposit_capture_id,
       (select (p.payment_metadata ->> 'refund_due')::numeric
          from public.table_booking_payments p
-        where p.booking_id = new.id and p.status = 'completed'
+        where p.booking_id = new.id and p.status in ('completed', 'partial_refund')
         order by p.created_at desc limit 1),
       'cancellation', 'Refund for your cancelled table booking at The Anchor.');
   end if;
