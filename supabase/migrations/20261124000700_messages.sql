@@ -76,32 +76,44 @@ create index if not exists idx_table_booking_outbox_booking
   on public.table_booking_outbox (table_booking_id);
 alter table public.table_booking_outbox enable row level security;
 
+-- A job queued at most once for its key, ever (the ledger row is the proof); null when the key
+-- was queued before.
+create or replace function public.tb_queue_job_once(
+  p_key text, p_booking_id uuid, p_type text, p_payload jsonb, p_priority integer,
+  p_max_attempts integer
+) returns uuid
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_key text;
+  v_job uuid;
+begin
+  insert into public.table_booking_message_ledger (unique_key, table_booking_id)
+  values (p_key, p_booking_id)
+  on conflict (unique_key) do nothing
+  returning unique_key into v_key;
+  if v_key is null then
+    return null;
+  end if;
+  insert into public.jobs (type, payload, priority, max_attempts)
+  values (p_type, p_payload, p_priority, p_max_attempts)
+  returning id into v_job;
+  update public.table_booking_message_ledger set job_id = v_job where unique_key = p_key;
+  return v_job;
+end
+$$;
+
 -- Queue a notification inside a booking's own transaction -----------------------------------------
 create or replace function public.tb_queue_notification(
   p_booking_id uuid,
   p_event text,
   p_stage text default 'default'
 ) returns void
-language plpgsql volatile security definer set search_path = public, pg_temp as $$
-declare
-  v_key text := 'notify:' || p_booking_id || ':' || p_event || ':' || p_stage;
-  v_job uuid;
-begin
-  insert into public.table_booking_message_ledger (unique_key, table_booking_id)
-  values (v_key, p_booking_id)
-  on conflict (unique_key) do nothing
-  returning unique_key into v_key;
-  if v_key is null then
-    return;
-  end if;
-  insert into public.jobs (type, payload, priority, max_attempts)
-  values ('table_booking_notify',
-          jsonb_build_object('table_booking_id', p_booking_id, 'event', p_event,
-                             'stage', p_stage),
-          5, 5)
-  returning id into v_job;
-  update public.table_booking_message_ledger set job_id = v_job where unique_key = v_key;
-end
+language sql volatile security definer set search_path = public, pg_temp as $$
+  select public.tb_queue_job_once(
+    'notify:' || p_booking_id || ':' || p_event || ':' || p_stage, p_booking_id,
+    'table_booking_notify',
+    jsonb_build_object('table_booking_id', p_booking_id, 'event', p_event, 'stage', p_stage),
+    5, 5)
 $$;
 
 -- What happens to a booking queues its messages, inside the same transaction: made (confirmed or
@@ -219,24 +231,17 @@ language plpgsql volatile security definer set search_path = public, pg_temp as 
 declare
   v_local timestamp := p_now at time zone 'Europe/London';
   v_sunday date := v_local::date + 1;
-  v_key text;
 begin
   if extract(dow from v_local) <> 6
      or v_local::time < (public.tb_config() ->> 'sunday_lunch_cutoff_time')::time then
     return json_build_object('queued', false);
   end if;
-  insert into public.table_booking_message_ledger (unique_key)
-  values ('kitchen_prep:' || v_sunday)
-  on conflict (unique_key) do nothing
-  returning unique_key into v_key;
-  if v_key is null then
-    return json_build_object('queued', false, 'date', v_sunday);
-  end if;
-  insert into public.jobs (type, payload, priority, max_attempts)
-  values ('table_booking_notify',
-          jsonb_build_object('event', 'kitchen_prep', 'date', v_sunday, 'stage', 'default'),
-          5, 5);
-  return json_build_object('queued', true, 'date', v_sunday);
+  return json_build_object(
+    'queued', public.tb_queue_job_once(
+      'kitchen_prep:' || v_sunday, null, 'table_booking_notify',
+      jsonb_build_object('event', 'kitchen_prep', 'date', v_sunday, 'stage', 'default'), 5, 5)
+      is not null,
+    'date', v_sunday);
 end
 $$;
 
@@ -349,25 +354,18 @@ create or replace function public.table_booking_queue_sends(p_jobs jsonb) return
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
   j jsonb;
-  v_key text;
-  v_job uuid;
   v_queued integer := 0;
   v_duplicates integer := 0;
 begin
   for j in select * from jsonb_array_elements(p_jobs) loop
-    insert into public.table_booking_message_ledger (unique_key, table_booking_id)
-    values (j ->> 'unique_key', (j ->> 'table_booking_id')::uuid)
-    on conflict (unique_key) do nothing
-    returning unique_key into v_key;
-    if v_key is null then
+    if public.tb_queue_job_once(
+         j ->> 'unique_key', (j ->> 'table_booking_id')::uuid, j ->> 'type',
+         (j -> 'payload') || jsonb_build_object('unique_key', j ->> 'unique_key'), 3, 4) is null
+    then
       v_duplicates := v_duplicates + 1;
-      continue;
+    else
+      v_queued := v_queued + 1;
     end if;
-    insert into public.jobs (type, payload, priority, max_attempts)
-    values (j ->> 'type', (j -> 'payload') || jsonb_build_object('unique_key', v_key), 3, 4)
-    returning id into v_job;
-    update public.table_booking_message_ledger set job_id = v_job where unique_key = v_key;
-    v_queued := v_queued + 1;
   end loop;
   return json_build_object('queued', v_queued, 'duplicates', v_duplicates);
 end
@@ -734,6 +732,7 @@ declare
   f text;
 begin
   foreach f in array array[
+    'public.tb_queue_job_once(text, uuid, text, jsonb, integer, integer)',
     'public.tb_queue_notification(uuid, text, text)',
     'public.tb_notify_booking_change()',
     'public.table_booking_queue_reminders(timestamptz, integer, integer)',

@@ -197,26 +197,17 @@ create or replace function public.tb_queue_refund(
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
   v_key text := 'refund:' || p_booking_id || ':' || p_stage;
-  v_job uuid;
 begin
   if p_amount is null or p_amount <= 0 or p_capture_id is null then
     return;
   end if;
-  insert into public.table_booking_message_ledger (unique_key, table_booking_id)
-  values (v_key, p_booking_id)
-  on conflict (unique_key) do nothing
-  returning unique_key into v_key;
-  if v_key is null then
-    return;
-  end if;
-  insert into public.jobs (type, payload, priority, max_attempts)
-  values ('table_booking_refund', jsonb_build_object(
-            'table_booking_id', p_booking_id, 'capture_id', p_capture_id,
-            'amount', public.tb_money(p_amount), 'currency', 'GBP', 'note', p_note,
-            'request_id', replace(v_key, ':', '-')),
-          8, 6)
-  returning id into v_job;
-  update public.table_booking_message_ledger set job_id = v_job where unique_key = v_key;
+  perform public.tb_queue_job_once(
+    v_key, p_booking_id, 'table_booking_refund',
+    jsonb_build_object('table_booking_id', p_booking_id, 'capture_id', p_capture_id,
+                       'amount', public.tb_money(p_amount), 'currency', 'GBP', 'note', p_note,
+                       -- PayPal keeps refund request ids 45 days: the same refund is sent once.
+                       'request_id', replace(v_key, ':', '-')),
+    8, 6);
 end
 $$;
 
