@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -86,7 +87,7 @@ def create_app(
                 stack.callback(app.state.senders.email.close)
             yield
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="The Anchor table-booking API",
         version=__version__,
         description=DESCRIPTION,

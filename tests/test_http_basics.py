@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -143,8 +144,25 @@ class TestDocs:
         assert schemes["Bearer"]["type"] == "http" and schemes["Bearer"]["scheme"] == "bearer"
         assert "/health" in schema["paths"]
 
-    @pytest.mark.parametrize("path", ["/docs", "/redoc"])
-    async def test_doc_pages(self, client: httpx.AsyncClient, path: str) -> None:
+    @pytest.mark.parametrize(
+        ("path", "assets"),
+        [
+            ("/docs", ["swagger-ui-bundle.js", "swagger-ui.css"]),
+            ("/redoc", ["redoc.standalone.js"]),
+        ],
+    )
+    async def test_doc_pages_work_offline(
+        self, client: httpx.AsyncClient, path: str, assets: list[str]
+    ) -> None:
         response = await client.get(path)
         assert response.status_code == 200
         assert "/openapi.json" in response.text
+        # Everything the page loads comes from the service itself, never a CDN or font host.
+        external = re.findall(r"(?:src|href)=[\"'](https?://[^\"']+)", response.text)
+        assert external == []
+        for asset in assets:
+            url = f"/static-offline-docs/{asset}"
+            assert url in response.text
+            served = await client.get(url)
+            assert served.status_code == 200
+            assert len(served.content) > 10_000
