@@ -19,4 +19,5 @@ RUN pip install . \
 
 USER anchor
 EXPOSE 8000
-CMD ["sh", "-c", "exec uvicorn app.main:app --host 0.0.0.0 --port \"$PORT\" --proxy-headers --forwarded-allow-ips='*'"]
+# JSON logs with request ids; uvicorn's access log stays off (it would print query strings).
+CMD ["python", "-m", "app.cli", "serve", "--host", "0.0.0.0"]

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import asyncpg
 
+from app import logs
 from app.config import DatabaseMode, Settings, get_settings
 from app.db import migrations
 from app.db.embedded import embedded_jwt_secret
@@ -28,9 +29,10 @@ from app.services.staff_auth import mint_staff_token
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    level = logging.INFO if getattr(args, "handler", None) is _serve else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s:     %(name)s %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)  # its INFO echoes every pg_ctl call
+    if getattr(args, "handler", None) is _serve:
+        logs.configure()
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     settings = get_settings()
     try:
         result: int = args.handler(args, settings)
@@ -88,7 +90,15 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    uvicorn.run("app.main:app", host=args.host, port=settings.port)
+    # Our RequestLog replaces uvicorn's access log, which would print query strings (tokens).
+    uvicorn.run(
+        "app.main:app",
+        host=args.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
     return 0
 
 

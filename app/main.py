@@ -18,15 +18,23 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import __version__
-from app.config import DatabaseMode, Settings, get_settings
+from app import __version__, logs
+from app.config import DatabaseMode, Environment, Settings, get_settings
 from app.db.embedded import embedded_jwt_secret
 from app.db.port import Database
 from app.db.resolve import open_database
-from app.errors import AppError, InternalError, MethodNotAllowed, NotFound, ValidationFailed
+from app.errors import (
+    AppError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
 from app.integrations.graph import GraphMailer
 from app.integrations.paypal import PayPalClient, WebhookVerifier
 from app.integrations.twilio import TwilioClient
+from app.logs import RequestLog
 from app.routers import cron, health, table_bookings, webhooks_paypal, webhooks_twilio
 from app.services import api_keys
 from app.services.notifications import StaffAddresses
@@ -61,6 +69,8 @@ def create_app(
 ) -> FastAPI:
     """Build the app. With ``database`` given (tests), the lifespan uses it and closes nothing."""
     settings = settings or get_settings()
+    if settings.environment is Environment.production:
+        logs.configure()  # on Vercel nothing else configures logging
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,6 +109,8 @@ def create_app(
     _install_error_handlers(app)
     app.add_middleware(CatchAllErrors)  # inside CORS, so a 500 still carries CORS headers
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog)  # outermost: every response carries X-Request-ID
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allowed_origins,
@@ -259,6 +271,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             error = NotFound(f"There is nothing at {request.url.path}.")
         elif exc.status_code == 405:
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}.")
+        elif isinstance(exc, _TooLarge):
+            error = PayloadTooLarge(
+                f"The request body is larger than {exc.max_bytes} bytes.",
+                details={"max_bytes": exc.max_bytes},
+            )
         else:
             error = AppError(str(exc.detail))
             error.status_code = exc.status_code  # type: ignore[misc]
@@ -270,6 +287,61 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+class BodyLimit:
+    """Refuse a request body over ``max_bytes`` before it is read into memory: by its
+    Content-Length at once, or while it streams in when it has none."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = PayloadTooLarge(
+            f"The request body is larger than {self.max_bytes} bytes.",
+            details={"max_bytes": self.max_bytes},
+        )
+        response = JSONResponse(error.envelope(), status_code=error.status_code)
+        await response(scope, receive, send)
+
+
+class _TooLarge(StarletteHTTPException):
+    # An HTTPException, because FastAPI turns any other error while reading a body into a 400.
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(status_code=413)
+        self.max_bytes = max_bytes
 
 
 class RateLimitHeaders:
