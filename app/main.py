@@ -35,8 +35,9 @@ from app.integrations.graph import GraphMailer
 from app.integrations.paypal import PayPalClient, WebhookVerifier
 from app.integrations.twilio import TwilioClient
 from app.logs import RequestLog
-from app.routers import cron, health, table_bookings, webhooks_paypal, webhooks_twilio
+from app.routers import cron, health, monitoring, table_bookings, webhooks_paypal, webhooks_twilio
 from app.services import api_keys
+from app.services.monitoring import UsageRecorder
 from app.services.notifications import StaffAddresses
 from app.services.payments import PayPal
 from app.services.staff_auth import StaffTokenVerifier
@@ -110,6 +111,7 @@ def create_app(
     app.add_middleware(CatchAllErrors)  # inside CORS, so a 500 still carries CORS headers
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UsageRecorder)  # API error rate and latency for monitoring
     app.add_middleware(RequestLog)  # outermost: every response carries X-Request-ID
     app.add_middleware(
         CORSMiddleware,
@@ -127,6 +129,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(table_bookings.router)
     app.include_router(cron.router)
+    app.include_router(monitoring.router)
     app.include_router(webhooks_twilio.router)
     app.include_router(webhooks_paypal.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -300,6 +303,16 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b""):
+            # PostgreSQL cannot store U+0000: refuse it before any handler sees it.
+            error = ValidationFailed(
+                "The query string must not contain the NUL character.",
+                details=[{"field": "query", "message": "NUL character"}],
+            )
+            await JSONResponse(error.envelope(), status_code=error.status_code)(
+                scope, receive, send
+            )
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:

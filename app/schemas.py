@@ -31,6 +31,15 @@ def _hh_mm(value: str) -> str:
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store U+0000 in text: refuse it here, naming the field, not as a 500.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain the NUL character")
+        return value
+
 
 class Customer(Strict):
     first_name: Annotated[
@@ -102,6 +111,9 @@ class UpdateBookingRequest(Strict):
         for field in ("date", "time", "party_size"):
             if field in data and data[field] is None:
                 del data[field]
+        for field in ("dietary_requirements", "allergies"):
+            if field in data and data[field] is None:
+                data[field] = []  # null clears the list
         return data
 
 

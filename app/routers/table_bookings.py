@@ -215,7 +215,7 @@ async def list_bookings(
     ] = None,
     booking_type: Literal["regular", "sunday_lunch"] | None = None,
     search: Annotated[str | None, Query(max_length=100)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """Bookings in date and time order, filtered by date range, status, type or a search."""
