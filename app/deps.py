@@ -24,23 +24,23 @@ from app.services.api_keys import ApiKeyCaller, ExtraLimit
 from app.services.staff_auth import StaffTokenVerifier
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """The time, from the app's clock (UTC); tests replace the clock to move it."""
     now: datetime = request.app.state.clock()
     return now
 
 
-def client_info(request: Request) -> ClientInfo:
+async def client_info(request: Request) -> ClientInfo:
     # On Vercel (and behind any proxy) the caller is the first address of X-Forwarded-For.
     forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
     candidate = forwarded or (request.client.host if request.client else "")
@@ -52,7 +52,7 @@ def client_info(request: Request) -> ClientInfo:
     return ClientInfo(ip=ip, user_agent=agent[:500] if agent else None)
 
 
-def get_staff_verifier(request: Request) -> StaffTokenVerifier:
+async def get_staff_verifier(request: Request) -> StaffTokenVerifier:
     verifier: StaffTokenVerifier = request.app.state.staff_verifier
     return verifier
 

@@ -45,7 +45,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _senders(request: Request) -> Senders:
+async def _senders(request: Request) -> Senders:
     senders: Senders = request.app.state.senders
     return senders
 

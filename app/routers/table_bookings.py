@@ -39,7 +39,7 @@ Reference = Annotated[
 ]
 
 
-def _paypal(request: Request) -> PayPal | None:
+async def _paypal(request: Request) -> PayPal | None:
     paypal: PayPal | None = request.app.state.paypal
     return paypal
 

@@ -14,7 +14,7 @@ from app.services.payments import PayPal
 router = APIRouter(prefix="/api/webhooks/paypal", tags=["webhooks"])
 
 
-def _paypal(request: Request) -> PayPal | None:
+async def _paypal(request: Request) -> PayPal | None:
     paypal: PayPal | None = request.app.state.paypal
     return paypal
 
