@@ -21,6 +21,7 @@ from app.errors import Forbidden, Unauthorized
 from app.services import api_keys, tokens
 from app.services.actors import Actor, ClientInfo
 from app.services.api_keys import ApiKeyCaller, ExtraLimit
+from app.services.payments import PayPal
 from app.services.staff_auth import StaffTokenVerifier
 
 
@@ -57,7 +58,14 @@ async def get_staff_verifier(request: Request) -> StaffTokenVerifier:
     return verifier
 
 
+async def get_paypal(request: Request) -> PayPal | None:
+    """PayPal as configured in the lifespan; None without credentials."""
+    paypal: PayPal | None = request.app.state.paypal
+    return paypal
+
+
 Db = Annotated[Database, Depends(get_db)]
+PayPalDep = Annotated[PayPal | None, Depends(get_paypal)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 Now = Annotated[datetime, Depends(get_now)]
 Client = Annotated[ClientInfo, Depends(client_info)]

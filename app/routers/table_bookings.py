@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import RedirectResponse
 
-from app.deps import Client, Db, Now, SettingsDep, acting, require_scope
+from app.deps import Client, Db, Now, PayPalDep, SettingsDep, acting, require_scope
 from app.errors import AppError, ValidationFailed
 from app.schemas import (
     Availability,
@@ -25,7 +25,6 @@ from app.schemas import (
 from app.services import availability, bookings, payments
 from app.services.actors import Actor
 from app.services.api_keys import MANAGE, READ, WRITE, ApiKeyCaller
-from app.services.payments import PayPal
 
 router = APIRouter(prefix="/api/table-bookings", tags=["table bookings"])
 
@@ -37,14 +36,6 @@ Reference = Annotated[
         examples=["TB-8229A1B4"],
     ),
 ]
-
-
-async def _paypal(request: Request) -> PayPal | None:
-    paypal: PayPal | None = request.app.state.paypal
-    return paypal
-
-
-PayPalDep = Annotated[PayPal | None, Depends(_paypal)]
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

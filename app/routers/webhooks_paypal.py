@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from app.deps import Db, Now
+from app.deps import Db, Now, PayPalDep
 from app.schemas import ErrorEnvelope
 from app.services import payments
-from app.services.payments import PayPal
 
 router = APIRouter(prefix="/api/webhooks/paypal", tags=["webhooks"])
-
-
-async def _paypal(request: Request) -> PayPal | None:
-    paypal: PayPal | None = request.app.state.paypal
-    return paypal
 
 
 @router.post(
@@ -24,9 +18,7 @@ async def _paypal(request: Request) -> PayPal | None:
     summary="PayPal payment events",
     responses={401: {"model": ErrorEnvelope}, 503: {"model": ErrorEnvelope}},
 )
-async def paypal_event(
-    request: Request, db: Db, now: Now, paypal: Annotated[PayPal | None, Depends(_paypal)]
-) -> dict[str, Any]:
+async def paypal_event(request: Request, db: Db, now: Now, paypal: PayPalDep) -> dict[str, Any]:
     """Capture completed, denied, reversed or refunded. Each event id is handled once; a bad
     signature is 401 and changes nothing; an event that cannot be handled yet is 503, so PayPal
     delivers it again."""

@@ -333,6 +333,34 @@ begin
 end
 $$;
 
+-- The booking a caller names: by reference, and for a guest (p_token_hash set) only with that
+-- booking's own token; NOT_FOUND otherwise (the same answer for a wrong token). p_lock takes the
+-- row lock a change needs.
+create or replace function public.tb_booking_by_reference(
+  p_reference text, p_token_hash text, p_lock boolean default false
+) returns public.table_bookings
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  b public.table_bookings;
+begin
+  if p_lock then
+    select * into b from public.table_bookings
+     where booking_reference = upper(p_reference)
+       and (p_token_hash is null or manage_token_hash = p_token_hash)
+     for update;
+  else
+    select * into b from public.table_bookings
+     where booking_reference = upper(p_reference)
+       and (p_token_hash is null or manage_token_hash = p_token_hash);
+  end if;
+  if not found then
+    raise exception using errcode = 'P0001', message = 'NOT_FOUND',
+      detail = 'There is no booking with that reference.';
+  end if;
+  return b;
+end
+$$;
+
 -- One booking as the API shows it. p_token_hash: the guest's manage token (sha256 hex); null
 -- for staff and manage-scope keys (the service decides who may pass null).
 create or replace function public.table_booking_detail(
@@ -349,13 +377,7 @@ declare
   v_items jsonb;
   v_refund record;
 begin
-  select * into b from public.table_bookings
-   where booking_reference = upper(p_reference)
-     and (p_token_hash is null or manage_token_hash = p_token_hash);
-  if not found then
-    raise exception using errcode = 'P0001', message = 'NOT_FOUND',
-      detail = 'There is no booking with that reference.';
-  end if;
+  b := public.tb_booking_by_reference(p_reference, p_token_hash);
   select * into c from public.customers where id = b.customer_id;
   select coalesce(sum(amount), 0), coalesce(sum(refund_amount), 0) into v_paid, v_refunded
   from public.table_booking_payments
@@ -665,14 +687,7 @@ declare
   v_new jsonb;
   k text;
 begin
-  select * into b from public.table_bookings
-   where booking_reference = upper(p_reference)
-     and (p_token_hash is null or manage_token_hash = p_token_hash)
-   for update;
-  if not found then
-    raise exception using errcode = 'P0001', message = 'NOT_FOUND',
-      detail = 'There is no booking with that reference.';
-  end if;
+  b := public.tb_booking_by_reference(p_reference, p_token_hash, true);
   perform public.tb_require_open(b, p_now);
   if p_token_hash is not null and not coalesce((b.refund_policy ->> 'modification_allowed')::boolean,
                                                true) then
@@ -824,14 +839,7 @@ declare
   v_refunded numeric;
   v_refund record;
 begin
-  select * into b from public.table_bookings
-   where booking_reference = upper(p_reference)
-     and (p_token_hash is null or manage_token_hash = p_token_hash)
-   for update;
-  if not found then
-    raise exception using errcode = 'P0001', message = 'NOT_FOUND',
-      detail = 'There is no booking with that reference.';
-  end if;
+  b := public.tb_booking_by_reference(p_reference, p_token_hash, true);
   if b.status not in ('confirmed', 'pending_payment') then
     raise exception using errcode = 'P0001', message = 'BOOKING_NOT_MODIFIABLE',
       detail = case when b.status = 'cancelled' then 'This booking has already been cancelled.'
@@ -920,12 +928,7 @@ language plpgsql volatile security definer set search_path = public, pg_temp as 
 declare
   b public.table_bookings;
 begin
-  select * into b from public.table_bookings where booking_reference = upper(p_reference)
-   for update;
-  if not found then
-    raise exception using errcode = 'P0001', message = 'NOT_FOUND',
-      detail = 'There is no booking with that reference.';
-  end if;
+  b := public.tb_booking_by_reference(p_reference, null, true);
   if p_status not in ('completed', 'no_show') then
     raise exception using errcode = 'P0001', message = 'VALIDATION_ERROR',
       detail = 'The status can be set to completed or no_show.',
@@ -1032,6 +1035,7 @@ begin
     'public.tb_claim_covers(date[], date, time, timestamptz, integer, public.table_booking_type, '
       'integer, timestamptz, uuid)',
     'public.tb_money(numeric)',
+    'public.tb_booking_by_reference(text, text, boolean)',
     'public.tb_refund_due(jsonb, numeric, timestamptz, timestamptz)',
     'public.table_booking_detail(text, text, timestamptz)',
     'public.table_booking_create(jsonb, timestamptz)',

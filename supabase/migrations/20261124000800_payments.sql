@@ -12,13 +12,7 @@ declare
   b public.table_bookings;
   p public.table_booking_payments;
 begin
-  select * into b from public.table_bookings
-   where booking_reference = upper(p_reference)
-     and (p_token_hash is null or manage_token_hash = p_token_hash);
-  if not found then
-    raise exception using errcode = 'P0001', message = 'NOT_FOUND',
-      detail = 'There is no booking with that reference.';
-  end if;
+  b := public.tb_booking_by_reference(p_reference, p_token_hash);
   perform public.tb_require_payable(b, p_now);
   select * into p from public.table_booking_payments
    where booking_id = b.id and status = 'pending' order by created_at desc limit 1;
