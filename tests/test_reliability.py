@@ -255,7 +255,9 @@ class TestDatabaseRestart:
         restarted_at: datetime,
     ) -> None:
         rows = await conn.fetch(
-            "select b.booking_reference, c.mobile_e164, b.created_at < $1 as before_restart"
+            # updated_at is the database's clock at insert (nothing updates these rows);
+            # created_at carries the app's fixed test clock and cannot be compared with it.
+            "select b.booking_reference, c.mobile_e164, b.updated_at < $1 as before_restart"
             " from table_bookings b join customers c on c.id = b.customer_id",
             restarted_at,
         )
