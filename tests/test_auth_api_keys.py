@@ -15,7 +15,7 @@ from app.deps import Caller, require_scope
 from app.errors import ValidationFailed
 from app.services import api_keys
 from app.services.api_keys import ApiKeyCaller
-from tests.conftest import asgi_client, envelope_error
+from tests.conftest import FakeClock, asgi_client, envelope_error
 
 probe = APIRouter(prefix="/_probe")
 
@@ -119,17 +119,18 @@ class TestPresentingAKey:
         assert response.status_code == 401
 
     async def test_expired_key_is_unauthorized(
-        self, probe_client: httpx.AsyncClient, conn: asyncpg.Connection
+        self, probe_client: httpx.AsyncClient, conn: asyncpg.Connection, clock: FakeClock
     ) -> None:
-        past = datetime.now(UTC) - timedelta(minutes=1)
+        # Expiry is judged by the app's clock, which the tests fix: measure from it.
+        past = clock.now - timedelta(minutes=1)
         await insert_key(conn, "anch_old", [api_keys.READ], expires_at=past)
         response = await probe_client.get("/_probe/whoami", headers={"X-API-Key": "anch_old"})
         assert response.status_code == 401
 
     async def test_key_not_yet_expired_works(
-        self, probe_client: httpx.AsyncClient, conn: asyncpg.Connection
+        self, probe_client: httpx.AsyncClient, conn: asyncpg.Connection, clock: FakeClock
     ) -> None:
-        future = datetime.now(UTC) + timedelta(days=1)
+        future = clock.now + timedelta(minutes=1)
         await insert_key(conn, "anch_fresh", [api_keys.READ], expires_at=future)
         response = await probe_client.get("/_probe/whoami", headers={"X-API-Key": "anch_fresh"})
         assert response.status_code == 200
