@@ -41,7 +41,7 @@ async def get_now(request: Request) -> datetime:
     return now
 
 
-async def client_info(request: Request) -> ClientInfo:
+def client_of(request: Request) -> ClientInfo:
     # On Vercel (and behind any proxy) the caller is the first address of X-Forwarded-For.
     forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
     candidate = forwarded or (request.client.host if request.client else "")
@@ -51,6 +51,10 @@ async def client_info(request: Request) -> ClientInfo:
         ip = None
     agent = request.headers.get("user-agent")
     return ClientInfo(ip=ip, user_agent=agent[:500] if agent else None)
+
+
+async def client_info(request: Request) -> ClientInfo:
+    return client_of(request)
 
 
 async def get_staff_verifier(request: Request) -> StaffTokenVerifier:
@@ -91,6 +95,9 @@ booking_token_header = APIKeyHeader(
     auto_error=False,
 )
 
+#: The OpenAPI security of a route that reads the key with :func:`presented_key_of`.
+KEY_SECURITY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
+
 ApiKeyHeaderValue = Annotated[str | None, Depends(api_key_header)]
 BearerValue = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
@@ -109,50 +116,61 @@ async def _authenticate_key(
     request: Request, db: Database, now: datetime, raw: str, extra: tuple[ExtraLimit, ...]
 ) -> ApiKeyCaller:
     caller = await api_keys.authenticate_api_key(db, raw_key=raw, now=now, extra_limits=extra)
+    return record_rate(request, caller)
+
+
+def presented_key_of(request: Request) -> str:
+    """The API key presented as ``X-API-Key`` (preferred) or ``Authorization: Bearer anch_...``,
+    read straight from the headers (for routes that declare their security in ``openapi_extra``
+    instead of through dependencies)."""
+    raw = request.headers.get("x-api-key")
+    if not raw:
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and credentials.startswith(api_keys.KEY_PREFIX):
+            raw = credentials
+    if not raw:
+        raise Unauthorized("Send an API key in X-API-Key or as Authorization: Bearer anch_...")
+    return raw
+
+
+async def presented_api_key(x_api_key: ApiKeyHeaderValue, authorization: BearerValue) -> str:
+    """The API key presented as ``X-API-Key`` (preferred) or ``Authorization: Bearer anch_...``."""
+    raw = _presented_key(x_api_key, authorization)
+    if not raw:
+        raise Unauthorized("Send an API key in X-API-Key or as Authorization: Bearer anch_...")
+    return raw
+
+
+PresentedKey = Annotated[str, Depends(presented_api_key)]
+
+
+def client_limits(scope: str, client: ClientInfo, per_minute: int) -> tuple[ExtraLimit, ...]:
+    """A limit per client address for ``scope``, counted with the key's own (none without an
+    address)."""
+    if not client.ip:
+        return ()
+    return (ExtraLimit(f"client:{scope}:{client.ip}", per_minute, 60),)
+
+
+def record_rate(request: Request, caller: ApiKeyCaller) -> ApiKeyCaller:
     # Read by RateLimitHeaders, so every keyed response, errors included, carries them.
     request.state.rate_limit = caller.rate
     return caller
 
 
-async def api_key_caller(
-    request: Request, db: Db, now: Now, x_api_key: ApiKeyHeaderValue, authorization: BearerValue
-) -> ApiKeyCaller:
+async def api_key_caller(request: Request, db: Db, now: Now, raw: PresentedKey) -> ApiKeyCaller:
     """The API key presented as ``X-API-Key`` (preferred) or ``Authorization: Bearer anch_...``."""
-    raw = _presented_key(x_api_key, authorization)
-    if not raw:
-        raise Unauthorized("Send an API key in X-API-Key or as Authorization: Bearer anch_...")
     return await _authenticate_key(request, db, now, raw, ())
 
 
 Caller = Annotated[ApiKeyCaller, Depends(api_key_caller)]
 
 
-def require_scope(
-    scope: str, *, per_client_per_minute: Callable[[Settings], int] | None = None
-) -> Callable[..., Awaitable[ApiKeyCaller]]:
-    """Admit only keys holding ``scope`` (``*`` and ``manage:`` included).
+def require_scope(scope: str) -> Callable[..., Awaitable[ApiKeyCaller]]:
+    """Admit only keys holding ``scope`` (``*`` and ``manage:`` included)."""
 
-    ``per_client_per_minute`` adds a limit per client address, counted in the same call.
-    """
-
-    async def dependency(
-        request: Request,
-        db: Db,
-        now: Now,
-        settings: SettingsDep,
-        client: Client,
-        x_api_key: ApiKeyHeaderValue,
-        authorization: BearerValue,
-    ) -> ApiKeyCaller:
-        raw = _presented_key(x_api_key, authorization)
-        if not raw:
-            raise Unauthorized("Send an API key in X-API-Key or as Authorization: Bearer anch_...")
-        extra: tuple[ExtraLimit, ...] = ()
-        if per_client_per_minute is not None and client.ip:
-            extra = (
-                ExtraLimit(f"client:{scope}:{client.ip}", per_client_per_minute(settings), 60),
-            )
-        caller = await _authenticate_key(request, db, now, raw, extra)
+    async def dependency(request: Request, db: Db, now: Now, raw: PresentedKey) -> ApiKeyCaller:
+        caller = await _authenticate_key(request, db, now, raw, ())
         return api_keys.require(caller, scope)
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"

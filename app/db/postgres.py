@@ -46,6 +46,13 @@ class _Signature:
     required: frozenset[str]
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """asyncpg's default reset (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) would be one more
+    round trip after every call. Nothing here outlives a transaction: the service's locks are
+    transaction locks, its settings ``set_config(..., true)``, and it opens no cursors and
+    listens to nothing."""
+
+
 class PostgresDatabase:
     """The asyncpg adapter; create it with :meth:`connect` inside the running event loop."""
 
@@ -74,6 +81,7 @@ class PostgresDatabase:
             command_timeout=command_timeout,
             timeout=connect_timeout,
             max_inactive_connection_lifetime=60,
+            reset=_no_reset,
         )
         return cls(pool)
 

@@ -9,7 +9,21 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import RedirectResponse
 
-from app.deps import Client, Db, Now, PayPalDep, SettingsDep, acting, require_scope
+from app.config import Settings
+from app.deps import (
+    KEY_SECURITY,
+    Client,
+    Db,
+    Now,
+    PayPalDep,
+    SettingsDep,
+    acting,
+    client_limits,
+    client_of,
+    presented_key_of,
+    record_rate,
+    require_scope,
+)
 from app.errors import AppError, ValidationFailed
 from app.schemas import (
     Availability,
@@ -22,7 +36,7 @@ from app.schemas import (
     SundayLunchMenu,
     UpdateBookingRequest,
 )
-from app.services import availability, bookings, payments
+from app.services import api_keys, availability, bookings, payments
 from app.services.actors import Actor
 from app.services.api_keys import MANAGE, READ, WRITE, ApiKeyCaller
 
@@ -47,24 +61,32 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     summary="Availability for a date",
     response_model=Envelope[Availability],
     responses=_errors(),
+    openapi_extra={"security": KEY_SECURITY},
 )
 async def get_availability(
-    db: Db,
-    now: Now,
-    _: Annotated[
-        ApiKeyCaller,
-        Depends(
-            require_scope(READ, per_client_per_minute=lambda s: s.availability_limit_per_minute)
-        ),
-    ],
+    request: Request,
     date: Annotated[dt.date, Query(description="The date, YYYY-MM-DD (London).")],
     party_size: Annotated[int, Query(ge=1, le=500)] = 2,
     booking_type: Literal["regular", "sunday_lunch"] = "regular",
 ) -> dict[str, Any]:
     """Slots for one date: which times a party can book, and why the others cannot."""
-    data = await availability.check_availability(
-        db, day=date, party_size=party_size, booking_type=booking_type, now=now
+    # The busiest request: no dependencies to solve (the key, the client and the app's state
+    # are read directly) and one round trip for the key, its limits and the slots.
+    state = request.app.state
+    now: dt.datetime = state.clock()
+    settings: Settings = state.settings
+    auth, data = await availability.check_availability_for_key(
+        state.db,
+        key_hash=api_keys.hash_key(presented_key_of(request)),
+        limits=api_keys.limits_arg(
+            client_limits(READ, client_of(request), settings.availability_limit_per_minute)
+        ),
+        day=date,
+        party_size=party_size,
+        booking_type=booking_type,
+        now=now,
     )
+    api_keys.require(record_rate(request, api_keys.caller_from_auth(auth, now=now)), READ)
     return {"success": True, "data": data}
 
 

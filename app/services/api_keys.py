@@ -157,12 +157,26 @@ async def authenticate_api_key(
         {
             "p_key_hash": hash_key(raw_key),
             "p_now": now.isoformat(),
-            "p_limits": [
-                {"bucket": x.bucket, "limit": x.limit, "window_seconds": x.window_seconds}
-                for x in extra_limits
-            ],
+            "p_limits": limits_arg(extra_limits),
         },
     )
+    return caller_from_auth(row, now=now)
+
+
+def limits_arg(extra_limits: tuple[ExtraLimit, ...]) -> list[dict[str, Any]]:
+    """``extra_limits`` as the SQL functions take them (``p_limits``)."""
+    return [
+        {"bucket": x.bucket, "limit": x.limit, "window_seconds": x.window_seconds}
+        for x in extra_limits
+    ]
+
+
+def caller_from_auth(row: dict[str, Any] | None, *, now: datetime) -> ApiKeyCaller:
+    """The caller described by ``api_key_authenticate``'s answer (also the ``auth`` part of the
+    one-call endpoints, e.g. ``table_booking_availability_for_key``).
+
+    Raises ``Unauthorized`` for no key and ``RateLimitExceeded`` when a limit is used up.
+    """
     if not row:
         raise Unauthorized("The API key is unknown, inactive or expired.")
     permissions = row.get("permissions") or []

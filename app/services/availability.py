@@ -25,6 +25,35 @@ async def check_availability(
     return result
 
 
+async def check_availability_for_key(
+    db: Database,
+    *,
+    key_hash: str,
+    limits: list[dict[str, Any]],
+    day: date,
+    party_size: int,
+    booking_type: BookingType,
+    now: datetime,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The key check, its rate counting and the availability in one round trip: ``(auth, data)``.
+
+    ``auth`` is what ``api_key_authenticate`` returns (None for no such key); ``data`` is None
+    when there is no key or a limit refused the request.
+    """
+    result: dict[str, Any] = await db.rpc(
+        "table_booking_availability_for_key",
+        {
+            "p_key_hash": key_hash,
+            "p_now": now.isoformat(),
+            "p_limits": limits,
+            "p_date": day.isoformat(),
+            "p_party_size": party_size,
+            "p_booking_type": booking_type,
+        },
+    )
+    return result["auth"], result["data"]
+
+
 async def sunday_lunch_menu(db: Database, *, day: date, now: datetime) -> dict[str, Any]:
     result: dict[str, Any] = await db.rpc(
         "sunday_lunch_menu", {"p_date": day.isoformat(), "p_now": now.isoformat()}

@@ -1,0 +1,212 @@
+"""The picker and the gate agree: ``tb_day_slots`` (one set-based query, what availability shows)
+gives, for every slot of a day, exactly what the booking gate's own functions say about that slot
+one at a time (``table_booking_covers_free`` and ``tb_time_refusal``, which a create runs).
+
+Hypothesis builds random days: bookings on the day and both neighbours (confirmed, cancelled,
+pending payment with a live or an expired hold, with or without their instants and durations),
+the restaurant's capacity, ``booking_time_slots`` rows (per type and for both), special hours
+past midnight, the clock change days, and any "now". Each example runs in a transaction that is
+rolled back, so examples do not see each other's rows (see tests/test_slots_sql.py for why
+``@given`` sits on an async test).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import asyncpg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+#: A Tuesday, the Monday the kitchen is closed, a Sunday, both clock changes (Sundays).
+DAYS = [
+    date(2026, 12, 8),
+    date(2026, 12, 7),
+    date(2026, 12, 13),
+    date(2027, 3, 28),
+    date(2027, 10, 31),
+]
+
+#: The gate, one slot at a time, as the per-slot tb_day_slots of 20261124000400 computed it.
+REFERENCE_SQL = """
+select t.slot_time,
+       greatest(f.free, 0) as available_capacity,
+       coalesce(r.reason, case when f.free < $2 then 'FULL' end) as reason,
+       coalesce(r.message,
+                case when f.free < $2
+                     then format('Only %s covers are free at %s.', greatest(f.free, 0),
+                                 to_char(t.slot_time, 'HH24:MI')) end) as message
+from public.tb_day_hours($1) h
+cross join lateral public.tb_slot_times(
+  h.opens, h.closes, (public.tb_config() ->> 'slot_interval_minutes')::int,
+  (public.tb_config() ->> 'last_start_margin_minutes')::int) t
+cross join lateral (
+  select public.tb_start_instant($1, t.slot_time, h.opens, h.overnight) as st) s
+cross join lateral (
+  select public.table_booking_covers_free(
+    $1, t.slot_time, s.st, (public.tb_config() ->> 'duration_minutes')::int, $3, $4) as free) f
+cross join lateral public.tb_time_refusal($3, s.st, $4, $5) r
+where h.kitchen_open
+order by s.st
+"""
+
+PICKER_SQL = """
+select slot_time, available_capacity, reason, message
+from public.tb_day_slots($1, $2, $3, $4, $5)
+"""
+
+bookings = st.lists(
+    st.fixed_dictionaries(
+        {
+            "day_offset": st.integers(-1, 1),
+            "minute": st.integers(0, 24 * 12 - 1).map(lambda i: i * 5),
+            "party_size": st.integers(1, 12),
+            "status": st.sampled_from(
+                ["confirmed", "confirmed", "pending_payment", "cancelled", "completed"]
+            ),
+            "hold_minutes": st.none() | st.integers(-120, 120),
+            "duration": st.none() | st.sampled_from([60, 90, 120, 150, 180]),
+            "with_instants": st.booleans(),
+            "booking_type": st.sampled_from(["regular", "sunday_lunch"]),
+        }
+    ),
+    max_size=25,
+)
+
+slot_rows = st.lists(
+    st.tuples(
+        st.integers(0, 18).map(lambda i: time(12 + i // 2, 30 * (i % 2))),
+        st.sampled_from([None, "regular", "sunday_lunch"]),
+        st.integers(0, 40),
+        st.booleans(),
+    ),
+    max_size=4,
+    unique_by=lambda r: (r[0], r[1]),
+)
+
+examples = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+async def _arrange(
+    conn: asyncpg.Connection,
+    day: date,
+    rows: list[dict[str, Any]],
+    capacity: int | None,
+    overnight: bool,
+    slots: list[tuple[time, str | None, int, bool]],
+    now: datetime,
+) -> None:
+    if capacity is not None:
+        await conn.execute(
+            "insert into system_settings (key, value) values ('restaurant_capacity', $1::jsonb)"
+            " on conflict (key) do update set value = excluded.value",
+            json.dumps({"max_capacity": capacity}),
+        )
+    if overnight:
+        await conn.execute(
+            "insert into special_hours (date, opens, closes, kitchen_opens, kitchen_closes)"
+            " values ($1, '17:00', '02:00', '18:00', '01:30')",
+            day,
+        )
+    dow = (day.isoweekday()) % 7
+    for slot_time, booking_type, covers, active in slots:
+        await conn.execute(
+            "insert into booking_time_slots (day_of_week, slot_time, max_covers, booking_type,"
+            " is_active) values ($1, $2, $3, $4::table_booking_type, $5)",
+            dow,
+            slot_time,
+            covers,
+            booking_type,
+            active,
+        )
+    for i, row in enumerate(rows):
+        booking_day = day + timedelta(days=row["day_offset"])
+        at = time(row["minute"] // 60, row["minute"] % 60)
+        start = end = None
+        if row["with_instants"]:
+            start = await conn.fetchval(
+                "select ($1::date + $2::time) at time zone 'Europe/London'", booking_day, at
+            )
+            end = start + timedelta(minutes=row["duration"] or 120)
+        hold = None
+        if row["hold_minutes"] is not None:
+            hold = now + timedelta(minutes=row["hold_minutes"])
+        await conn.execute(
+            "insert into table_bookings (booking_reference, booking_date, booking_time,"
+            " party_size, booking_type, status, hold_expires_at, duration_minutes,"
+            " start_datetime, end_datetime)"
+            " values ($1, $2, $3, $4, $5::table_booking_type, $6::table_booking_status, $7, $8,"
+            " $9, $10)",
+            f"TB-AGREE{i:03d}",
+            booking_day,
+            at,
+            row["party_size"],
+            row["booking_type"],
+            row["status"],
+            hold,
+            row["duration"],
+            start,
+            end,
+        )
+
+
+@examples
+@given(
+    day=st.sampled_from(DAYS),
+    rows=bookings,
+    capacity=st.none() | st.integers(0, 60),
+    overnight=st.booleans(),
+    slots=slot_rows,
+    party_size=st.integers(1, 12),
+    booking_type=st.sampled_from(["regular", "sunday_lunch"]),
+    hours_before=st.integers(-30, 24 * 3),
+    override=st.booleans(),
+)
+async def test_picker_agrees_with_the_gate(
+    conn: asyncpg.Connection,
+    day: date,
+    rows: list[dict[str, Any]],
+    capacity: int | None,
+    overnight: bool,
+    slots: list[tuple[time, str | None, int, bool]],
+    party_size: int,
+    booking_type: str,
+    hours_before: int,
+    override: bool,
+) -> None:
+    # "now" from three days before the day's noon to the evening of the day itself.
+    now = datetime(day.year, day.month, day.day, 12, tzinfo=UTC) - timedelta(hours=hours_before)
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        await _arrange(conn, day, rows, capacity, overnight, slots, now)
+        args = (day, party_size, booking_type, now, override)
+        picker = [tuple(r) for r in await conn.fetch(PICKER_SQL, *args)]
+        gate = [tuple(r) for r in await conn.fetch(REFERENCE_SQL, *args)]
+    finally:
+        await transaction.rollback()
+    assert picker == gate
+
+
+async def test_the_picker_sees_bookings_at_all(conn: asyncpg.Connection) -> None:
+    """A guard on the property above: a confirmed party of 6 at 19:00 on a Tuesday takes 6
+    covers from 17:30 to 20:30 in the picker, as in the gate."""
+    day = DAYS[0]
+    await conn.execute(
+        "insert into table_bookings (booking_reference, booking_date, booking_time, party_size,"
+        " booking_type, status) values ('TB-AGREEX', $1, '19:00', 6, 'regular', 'confirmed')",
+        day,
+    )
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    picker = await conn.fetch(PICKER_SQL, day, 2, "regular", now, False)
+    gate = await conn.fetch(REFERENCE_SQL, day, 2, "regular", now, False)
+    assert [tuple(r) for r in picker] == [tuple(r) for r in gate]
+    free = {r["slot_time"]: r["available_capacity"] for r in picker}
+    assert free[time(17, 30)] == free[time(20, 30)] == 44
+    assert free[time(17, 0)] == free[time(12, 0)] == 50
