@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app.deps import Db
 from app.errors import ServiceUnavailable
+from app.schemas import Health
 from app.services import health
 
 router = APIRouter(tags=["health"])
@@ -19,6 +20,7 @@ _OK = {"status": "ok", "database": "ok"}
 @router.get(
     "/health",
     summary="Health check",
+    response_model=Health,
     responses={
         200: {
             "description": "The service and its database answer.",
