@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app.deps import Db
 from app.errors import ServiceUnavailable
-from app.schemas import Health
+from app.schemas import Health, HealthUnavailable
 from app.services import health
 
 router = APIRouter(tags=["health"])
@@ -26,7 +26,7 @@ _OK = {"status": "ok", "database": "ok"}
             "description": "The service and its database answer.",
             "content": {"application/json": {"example": _OK}},
         },
-        503: {"description": "The database does not answer."},
+        503: {"description": "The database does not answer.", "model": HealthUnavailable},
     },
 )
 async def get_health(db: Db) -> Any:
