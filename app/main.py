@@ -18,7 +18,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import __version__, logs
+from app import __version__, logs, openapi_docs
 from app.config import DatabaseMode, Environment, Settings, get_settings
 from app.db.embedded import embedded_jwt_secret
 from app.db.port import Database
@@ -431,24 +431,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             del operation["responses"]["422"]
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
-    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes.setdefault(
-        "ApiKey",
-        {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-API-Key",
-            "description": "An API key `anch_...` issued by the pub.",
-        },
-    )
-    schemes.setdefault(
-        "Bearer",
-        {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "`Authorization: Bearer anch_...` (an API key).",
-        },
-    )
+    # Summaries, descriptions, examples, error codes and security of every operation.
+    openapi_docs.apply(schema)
     app.openapi_schema = schema
     return schema
 

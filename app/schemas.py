@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, NotRequired, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from typing_extensions import TypedDict
 
 BookingType = Literal["regular", "sunday_lunch"]
 BookingStatus = Literal["pending_payment", "confirmed", "cancelled", "no_show", "completed"]
@@ -223,6 +224,292 @@ class SundayLunchMenu(BaseModel):
     ordering_open: bool
     deposit_per_guest: str
     currency: Literal["GBP"] = "GBP"
+
+
+# Responses without a model before the OpenAPI work: they document what the service returns and,
+# with ``extra="allow"``, never drop a field the service adds later (tests/test_openapi_docs.py
+# fails instead when a real response carries a field the schema does not name).
+
+
+class Shown(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+PaymentStatus = Literal["pending", "completed", "failed", "refunded", "partial_refund"]
+
+
+class StaffCustomerView(Shown):
+    """What staff and manage-scope keys see of the guest."""
+
+    customer_id: UUID | None
+    first_name: str | None
+    last_name: str | None
+    mobile_number: str | None = Field(description="E.164, e.g. +447700900123.")
+    email: str | None
+    table_booking_count: int | None
+    no_show_count: int | None
+
+
+class GuestCustomerView(BaseModel):
+    """What the guest (with the booking's token) sees of themselves: their name."""
+
+    model_config = ConfigDict(extra="forbid")  # tells it apart from the staff view
+    first_name: str | None
+    last_name: str | None
+
+
+class BookedItem(Shown):
+    menu_item_id: UUID | None
+    name: str | None
+    item_type: Literal["main", "side", "extra"]
+    quantity: int
+    price: str = Field(description='Price per item when booked, e.g. "14.99".')
+    guest_name: str | None
+    special_requests: str | None
+
+
+class BookingPayment(Shown):
+    deposit_amount: str
+    total_amount: str
+    outstanding_amount: str = Field(description="Due at the pub, once the deposit is paid.")
+    paid_amount: str
+    status: PaymentStatus | None
+    currency: Literal["GBP"]
+    expires_at: str | None = Field(
+        description="While pending_payment: when the unpaid hold is released (London time)."
+    )
+
+
+class CancellationPolicy(Shown):
+    full_refund_until: str | None
+    partial_refund_until: str | None
+    partial_refund_percentage: int
+    refund_percentage_now: int
+    refund_amount_now: str
+    summary: str = Field(description="The policy in one paragraph a guest can read.")
+
+
+class BookingDetail(Shown):
+    booking_id: UUID
+    booking_reference: str
+    status: BookingStatus
+    booking_type: BookingType
+    date: str
+    time: str
+    party_size: int
+    duration_minutes: int | None
+    starts_at: str
+    ends_at: str | None
+    customer: StaffCustomerView | GuestCustomerView = Field(
+        description="Staff and manage-scope keys see contact details and history; the guest "
+        "sees their name only."
+    )
+    special_requirements: str | None
+    dietary_requirements: list[str]
+    allergies: list[str]
+    celebration_type: str | None
+    source: str | None
+    menu_selections: list[BookedItem]
+    payment: BookingPayment | None = Field(description="Sunday lunch only; null otherwise.")
+    modification_count: int
+    created_at: str
+    confirmed_at: str | None
+    cancelled_at: str | None
+    cancellation_reason: str | None
+    completed_at: str | None
+    no_show_at: str | None
+    policy_override: bool
+    can_cancel: bool
+    can_modify: bool
+    cancellation_policy: CancellationPolicy
+
+
+class BookingListItem(Shown):
+    booking_id: UUID
+    booking_reference: str
+    status: BookingStatus
+    booking_type: BookingType
+    date: str
+    time: str
+    party_size: int
+    customer_name: str
+    mobile_number: str | None
+    special_requirements: str | None
+    allergies: list[str]
+    source: str | None
+
+
+class BookingList(Shown):
+    items: list[BookingListItem]
+    page: int
+    page_size: int
+    total: int = Field(description="Bookings matching the filters, over all pages.")
+
+
+class Refund(Shown):
+    eligible: bool
+    percentage: int
+    amount: str = Field(description="Refunded to the PayPal payment, under the policy.")
+    paid_amount: str
+    currency: Literal["GBP"]
+
+
+class CancelledBooking(Shown):
+    booking_id: UUID
+    booking_reference: str
+    status: Literal["cancelled"]
+    cancelled_at: str
+    refund: Refund
+
+
+class PaymentStart(Shown):
+    booking_reference: str
+    payment_url: str = Field(description="Send the guest here to approve the deposit at PayPal.")
+    order_id: str
+    amount: str
+    currency: Literal["GBP"]
+    expires_at: str | None
+
+
+class PaymentReturn(Shown):
+    booking_reference: str | None
+    outcome: Literal[
+        "confirmed", "already_confirmed", "mismatch", "pending", "released", "unknown_order"
+    ]
+    confirmed: bool
+
+
+class Health(Shown):
+    status: Literal["ok"]
+    database: Literal["ok"]
+
+
+class HealthUnavailable(BaseModel):
+    status: Literal["unavailable"]
+    database: Literal["unavailable"]
+    success: Literal[False]
+    error: ErrorBody
+
+
+class JobRun(Shown):
+    claimed: int
+    sent: int
+    outbox: int = Field(description="Recorded in the outbox because no provider is configured.")
+    queued: int
+    deferred: int
+    skipped: int
+    retrying: int
+    failed: int
+
+
+class HoldsExpired(Shown):
+    cancelled: int
+
+
+class KitchenPrep(TypedDict):
+    queued: bool
+    date: NotRequired[str]
+
+
+class RemindersQueued(Shown):
+    reminders: int
+    kitchen_prep: KitchenPrep
+
+
+class ReviewsQueued(TypedDict):
+    queued: int
+    skipped: NotRequired[Literal["no_review_link"]]
+
+
+class BookingFigures(Shown):
+    created: int
+    refused: int
+    success_rate: float | None
+
+
+class PaymentFigures(Shown):
+    deposits_requested: int
+    deposits_paid: int
+    completion_rate: float | None
+    captured: int
+    failed: int
+    failure_rate: float | None
+
+
+class SmsFigures(Shown):
+    delivered: int
+    failed: int
+    rejected: int
+    pending: int
+    delivery_rate: float | None
+
+
+class Latency(Shown):
+    avg: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+class ApiFigures(Shown):
+    requests: int
+    errors: int
+    client_errors: int
+    error_rate: float | None
+    latency_ms: Latency
+
+
+class NoShowFigures(Shown):
+    no_shows: int
+    attended: int
+    rate: float | None
+
+
+class MetricsWindow(Shown):
+    from_: str = Field(alias="from")
+    to: str
+    bookings: BookingFigures
+    payments: PaymentFigures
+    sms: SmsFigures
+    api: ApiFigures
+    no_shows: NoShowFigures
+
+
+class MetricsWindows(Shown):
+    hour: MetricsWindow
+    day: MetricsWindow
+
+
+class FiredAlert(Shown):
+    condition: str
+    period: str
+    value: float
+    threshold: float
+    queued: bool
+
+
+class RequestStatsRun(Shown):
+    flushed: int
+    pruned: int
+
+
+class MonitoringReport(Shown):
+    now: str
+    windows: MetricsWindows
+    alerts: list[FiredAlert]
+    request_stats: RequestStatsRun
+
+
+class TwilioStatusAck(Shown):
+    received: bool
+    known: bool = Field(description="Whether the message is one this service sent.")
+
+
+class PayPalEventAck(TypedDict):
+    received: bool
+    duplicate: NotRequired[bool]
+    outcome: NotRequired[str]
 
 
 T = TypeVar("T")

@@ -15,7 +15,14 @@ from fastapi import APIRouter, Depends, Header, Request
 from app.config import Environment
 from app.deps import Db, Now, SettingsDep
 from app.errors import Unauthorized
-from app.schemas import ErrorEnvelope
+from app.schemas import (
+    Envelope,
+    ErrorEnvelope,
+    HoldsExpired,
+    JobRun,
+    RemindersQueued,
+    ReviewsQueued,
+)
 from app.services import worker
 from app.services.worker import Senders
 
@@ -54,6 +61,7 @@ async def _senders(request: Request) -> Senders:
     "/process-jobs",
     summary="Send queued messages",
     dependencies=[CronAuth],
+    response_model=Envelope[JobRun],
     responses=_ERRORS,
 )
 async def process_jobs(
@@ -68,6 +76,7 @@ async def process_jobs(
     "/table-booking-payment-expiry",
     summary="Release unpaid holds",
     dependencies=[CronAuth],
+    response_model=Envelope[HoldsExpired],
     responses=_ERRORS,
 )
 async def payment_expiry(db: Db, now: Now) -> dict[str, Any]:
@@ -81,6 +90,7 @@ async def payment_expiry(db: Db, now: Now) -> dict[str, Any]:
     "/table-booking-reminders",
     summary="Queue reminders",
     dependencies=[CronAuth],
+    response_model=Envelope[RemindersQueued],
     responses=_ERRORS,
 )
 async def reminders(db: Db, now: Now, settings: SettingsDep) -> dict[str, Any]:
@@ -102,6 +112,7 @@ async def reminders(db: Db, now: Now, settings: SettingsDep) -> dict[str, Any]:
     "/table-booking-reviews",
     summary="Queue review requests",
     dependencies=[CronAuth],
+    response_model=Envelope[ReviewsQueued],
     responses=_ERRORS,
 )
 async def reviews(db: Db, now: Now, settings: SettingsDep) -> dict[str, Any]:

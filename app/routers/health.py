@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app.deps import Db
 from app.errors import ServiceUnavailable
+from app.schemas import Health, HealthUnavailable
 from app.services import health
 
 router = APIRouter(tags=["health"])
@@ -19,12 +20,13 @@ _OK = {"status": "ok", "database": "ok"}
 @router.get(
     "/health",
     summary="Health check",
+    response_model=Health,
     responses={
         200: {
             "description": "The service and its database answer.",
             "content": {"application/json": {"example": _OK}},
         },
-        503: {"description": "The database does not answer."},
+        503: {"description": "The database does not answer.", "model": HealthUnavailable},
     },
 )
 async def get_health(db: Db) -> Any:

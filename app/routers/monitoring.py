@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from app.deps import Db, Now, SettingsDep
 from app.errors import ServiceUnavailable
 from app.routers.cron import CronAuth
-from app.schemas import ErrorEnvelope
+from app.schemas import Envelope, ErrorEnvelope, MonitoringReport
 from app.services import monitoring
 from app.services.worker import Senders
 
@@ -30,6 +30,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     "/api/cron/table-booking-monitoring",
     summary="Compute the figures and alert the manager",
     dependencies=[CronAuth],
+    response_model=Envelope[MonitoringReport],
     responses=_ERRORS,
 )
 async def monitoring_cron(request: Request, db: Db, now: Now, settings: SettingsDep) -> Any:

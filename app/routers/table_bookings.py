@@ -27,11 +27,16 @@ from app.deps import (
 from app.errors import AppError, ValidationFailed
 from app.schemas import (
     Availability,
+    BookingDetail,
+    BookingList,
     CancelBookingRequest,
+    CancelledBooking,
     CreateBookingRequest,
     CreatedBooking,
     Envelope,
     ErrorEnvelope,
+    PaymentReturn,
+    PaymentStart,
     StatusRequest,
     SundayLunchMenu,
     UpdateBookingRequest,
@@ -155,6 +160,7 @@ async def create_booking(
 @router.post(
     "/{reference}/payment",
     summary="Start (or resume) paying the deposit",
+    response_model=Envelope[PaymentStart],
     responses=_errors(404, 409),
 )
 async def start_payment(
@@ -175,6 +181,7 @@ async def start_payment(
 @router.get(
     "/payment/return",
     summary="PayPal's return: capture and confirm",
+    response_model=Envelope[PaymentReturn],
     responses={
         303: {"description": "To the success (or failure) page of the pub's website."},
         **_errors(404, 409),
@@ -217,7 +224,7 @@ def _with_query(url: str, **params: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
 
 
-@router.get("", summary="List bookings", responses=_errors())
+@router.get("", summary="List bookings", response_model=Envelope[BookingList], responses=_errors())
 async def list_bookings(
     db: Db,
     _: Annotated[Actor, Depends(acting(key_scope=MANAGE, staff_action="view"))],
@@ -251,7 +258,12 @@ async def list_bookings(
     return {"success": True, "data": data}
 
 
-@router.get("/{reference}", summary="One booking", responses=_errors(404))
+@router.get(
+    "/{reference}",
+    summary="One booking",
+    response_model=Envelope[BookingDetail],
+    responses=_errors(404),
+)
 async def get_booking(
     db: Db,
     now: Now,
@@ -263,7 +275,12 @@ async def get_booking(
     return {"success": True, "data": data}
 
 
-@router.patch("/{reference}", summary="Change a booking", responses=_errors(404, 409, 422))
+@router.patch(
+    "/{reference}",
+    summary="Change a booking",
+    response_model=Envelope[BookingDetail],
+    responses=_errors(404, 409, 422),
+)
 async def update_booking(
     db: Db,
     now: Now,
@@ -281,7 +298,12 @@ async def update_booking(
     return {"success": True, "data": data}
 
 
-@router.post("/{reference}/cancel", summary="Cancel a booking", responses=_errors(404, 409))
+@router.post(
+    "/{reference}/cancel",
+    summary="Cancel a booking",
+    response_model=Envelope[CancelledBooking],
+    responses=_errors(404, 409),
+)
 async def cancel_booking(
     db: Db,
     now: Now,
@@ -304,7 +326,10 @@ async def cancel_booking(
 
 
 @router.post(
-    "/{reference}/status", summary="Mark completed or no-show", responses=_errors(404, 409, 422)
+    "/{reference}/status",
+    summary="Mark completed or no-show",
+    response_model=Envelope[BookingDetail],
+    responses=_errors(404, 409, 422),
 )
 async def set_status(
     db: Db,

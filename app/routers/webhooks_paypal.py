@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from app.deps import Db, Now, PayPalDep
-from app.schemas import ErrorEnvelope
+from app.schemas import Envelope, ErrorEnvelope, PayPalEventAck
 from app.services import payments
 
 router = APIRouter(prefix="/api/webhooks/paypal", tags=["webhooks"])
@@ -16,6 +16,7 @@ router = APIRouter(prefix="/api/webhooks/paypal", tags=["webhooks"])
 @router.post(
     "/table-bookings",
     summary="PayPal payment events",
+    response_model=Envelope[PayPalEventAck],
     responses={401: {"model": ErrorEnvelope}, 503: {"model": ErrorEnvelope}},
 )
 async def paypal_event(request: Request, db: Db, now: Now, paypal: PayPalDep) -> dict[str, Any]:

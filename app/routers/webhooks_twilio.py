@@ -16,7 +16,7 @@ from app.config import Settings
 from app.deps import Db, SettingsDep
 from app.errors import Unauthorized, ValidationFailed
 from app.integrations.twilio import signature_is_valid
-from app.schemas import ErrorEnvelope
+from app.schemas import Envelope, ErrorEnvelope, TwilioStatusAck
 from app.services import phones
 
 router = APIRouter(prefix="/api/webhooks/twilio", tags=["webhooks"])
@@ -74,6 +74,7 @@ def _headers(request: Request) -> dict[str, str]:
 @router.post(
     "/status",
     summary="Twilio delivery status",
+    response_model=Envelope[TwilioStatusAck],
     responses={401: {"model": ErrorEnvelope}, 503: {"model": ErrorEnvelope}},
 )
 async def delivery_status(request: Request, db: Db, settings: SettingsDep) -> dict[str, Any]:
