@@ -1,5 +1,6 @@
 """The deploy files: vercel.json against the Vercel CLI's own schema and the app's real routes;
-every check is also run on a broken copy, to show that it bites.
+the Dockerfile and .dockerignore by their structure. Every check is also run on a broken copy,
+to show that it bites. (tests/test_docker_replay.py runs the image's build steps.)
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ from tests.deploy_checks import (
     VERCEL_SCHEMA,
     cron_route_problems,
     cron_schedule_problem,
+    dockerfile_problems,
+    dockerignore_excludes,
+    dockerignore_problems,
     entrypoint_module,
     functions_problems,
     load_json,
+    parse_dockerfile,
+    read_dockerignore,
     schema_problems,
     top_level_app_variable,
     vercel_detected_entrypoint,
@@ -279,3 +285,93 @@ def test_top_level_app_variable_as_vercel_reads_it(
 ) -> None:
     (tmp_path / "x.py").write_text(source)
     assert top_level_app_variable(tmp_path / "x.py") == variable
+
+
+# --- Dockerfile and .dockerignore ------------------------------------------------------------
+
+
+def dockerfile_text() -> str:
+    return (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+def test_dockerfile(tmp_path: Path) -> None:
+    assert dockerfile_problems(parse_dockerfile(dockerfile_text(), tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("FROM python:3.11.14-slim-bookworm\n", "FROM python:3.11-slim\n", "pinned to a tag"),
+        ("FROM python:3.11.14-slim-bookworm\n", "FROM python:latest\n", "pinned to a tag"),
+        ("FROM python:3.11.14-slim-bookworm\n", "FROM python:3.11.14-bookworm\n", "slim"),
+        ("FROM python:3.11.14-slim-bookworm\n", "FROM python:3.12.12-slim\n", "run on Python"),
+        ("USER 10001:10001\n", "", "would run as root"),
+        ("USER 10001:10001\n", "USER root\n", "numeric non-root"),
+        ("USER 10001:10001\n", "USER 0:0\n", "numeric non-root"),
+        ("USER 10001:10001\n", "USER 10002:10001\n", "no account is created with uid 10002"),
+        ("    APP_ENV=production \\\n", "    APP_ENV=production SECRET_KEY=x \\\n", "SECRET_KEY"),
+        ("    PORT=8000\n", "    PORT=8000 DATABASE_URL=postgresql://u:p@db/x\n", "DATABASE_URL"),
+        ("COPY app ./app\n", "COPY . .\n", "COPY from the context"),
+        ("COPY app ./app\n", "COPY app ./app\nCOPY tests ./tests\n", "COPY from the context"),
+        ("COPY app ./app\n", "ADD app ./app\n", "use COPY"),
+        (
+            'CMD ["python", "-m", "app.cli", "serve", "--host", "0.0.0.0"]',
+            "CMD python -m app.cli serve",
+            "shell form",
+        ),
+        ('"--host", "0.0.0.0"]', '"--host", "0.0.0.0", "--port", "8000"]', "comes from $PORT"),
+        ('"--host", "0.0.0.0"]', '"--host", "127.0.0.1"]', "expected python -m app.cli serve"),
+        ("HEALTHCHECK", "# HEALTHCHECK", "one HEALTHCHECK"),
+        ("EXPOSE 8000\n", "EXPOSE 80\n", "EXPOSE"),
+    ],
+)
+def test_a_broken_dockerfile_is_refused(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    text = dockerfile_text()
+    assert old in text
+    broken = text.replace(old, new)
+    problems = dockerfile_problems(parse_dockerfile(broken, tmp_path))
+    assert any(expected in p for p in problems), problems
+
+
+def test_user_after_cmd_is_refused(tmp_path: Path) -> None:
+    text = dockerfile_text().replace("USER 10001:10001\n", "")
+    problems = dockerfile_problems(parse_dockerfile(text + "USER 10001:10001\n", tmp_path))
+    assert "USER comes after CMD" in problems
+
+
+def test_dockerignore_keeps_the_context_to_what_is_copied() -> None:
+    patterns = read_dockerignore((ROOT / ".dockerignore").read_text(encoding="utf-8"))
+    assert dockerignore_problems(patterns, ROOT) == []
+
+
+def test_the_dockerignore_check_bites() -> None:
+    # The deny-list this file had before: .env, pgdata, scripts and the demo seed got through.
+    old = [".venv", ".git", "tests", "bench", "**/__pycache__", ".mypy_cache", ".ruff_cache"]
+    problems = dockerignore_problems(old, ROOT)
+    assert ".env is sent to the build" in problems
+    assert "pgdata/PG_VERSION is sent to the build" in problems
+    # A pattern that hides what COPY needs breaks `docker build`.
+    patterns = read_dockerignore((ROOT / ".dockerignore").read_text(encoding="utf-8"))
+    assert any(
+        p.endswith("is needed by COPY but ignored")
+        for p in dockerignore_problems([*patterns, "app/db"], ROOT)
+    )
+
+
+@pytest.mark.parametrize(
+    ("patterns", "path", "excluded"),
+    [
+        (["*"], "app/main.py", True),
+        (["*", "!app"], "app/main.py", False),
+        (["*", "!app", "**/__pycache__"], "app/db/__pycache__/x.pyc", True),
+        (["*", "!supabase/migrations"], "supabase/seed.sql", True),
+        (["*", "!supabase/migrations"], "supabase/migrations/0001.sql", False),
+        (["tests"], "tests/x/y.py", True),
+        (["tests"], "app/tests.py", False),
+        (["*.md"], "docs/a.md", False),
+        (["**/*.md"], "docs/a.md", True),
+        (["/bench"], "bench/run.py", True),
+    ],
+)
+def test_dockerignore_matching(patterns: list[str], path: str, excluded: bool) -> None:
+    assert dockerignore_excludes(patterns, path) is excluded
