@@ -95,9 +95,6 @@ booking_token_header = APIKeyHeader(
     auto_error=False,
 )
 
-#: The OpenAPI security of a route that reads the key with :func:`presented_key_of`.
-KEY_SECURITY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
-
 ApiKeyHeaderValue = Annotated[str | None, Depends(api_key_header)]
 BearerValue = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
@@ -119,18 +116,45 @@ async def _authenticate_key(
     return record_rate(request, caller)
 
 
-def presented_key_of(request: Request) -> str:
+def bearer_of(request: Request) -> str | None:
+    """The credentials of ``Authorization: Bearer ...``, as ``HTTPBearer`` reads them."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials if scheme.lower() == "bearer" and credentials else None
+
+
+def api_key_of(request: Request) -> str | None:
     """The API key presented as ``X-API-Key`` (preferred) or ``Authorization: Bearer anch_...``,
-    read straight from the headers (for routes that declare their security in ``openapi_extra``
-    instead of through dependencies)."""
+    read straight from the headers: for the busiest routes, which solve no dependencies (their
+    security is documented by app.openapi_docs)."""
     raw = request.headers.get("x-api-key")
-    if not raw:
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and credentials.startswith(api_keys.KEY_PREFIX):
-            raw = credentials
+    if raw:
+        return raw
+    credentials = bearer_of(request)
+    return credentials if credentials and credentials.startswith(api_keys.KEY_PREFIX) else None
+
+
+def presented_key_of(request: Request) -> str:
+    raw = api_key_of(request)
     if not raw:
         raise Unauthorized("Send an API key in X-API-Key or as Authorization: Bearer anch_...")
     return raw
+
+
+async def staff_actor(
+    db: Database, verifier: StaffTokenVerifier, credentials: str, staff_action: str
+) -> Actor:
+    """A member of staff signed in to the pub's app, whose role grants
+    ``table_bookings:<staff_action>``."""
+    staff = await verifier.verify(credentials)
+    allowed = await db.rpc(
+        "staff_has_permission", {"p_user_id": staff.user_id, "p_action": staff_action}
+    )
+    if not allowed:
+        raise Forbidden(
+            f"Your role does not allow table_bookings:{staff_action}.",
+            details={"required": f"table_bookings:{staff_action}"},
+        )
+    return Actor(kind="staff", id=staff.user_id, email=staff.email)
 
 
 async def presented_api_key(x_api_key: ApiKeyHeaderValue, authorization: BearerValue) -> str:
@@ -202,16 +226,7 @@ def acting(
             api_keys.require(caller, key_scope)
             return Actor(kind="api_key", id=caller.key_id, name=caller.name)
         if authorization is not None:
-            staff = await verifier.verify(authorization.credentials)
-            allowed = await db.rpc(
-                "staff_has_permission", {"p_user_id": staff.user_id, "p_action": staff_action}
-            )
-            if not allowed:
-                raise Forbidden(
-                    f"Your role does not allow table_bookings:{staff_action}.",
-                    details={"required": f"table_bookings:{staff_action}"},
-                )
-            return Actor(kind="staff", id=staff.user_id, email=staff.email)
+            return await staff_actor(db, verifier, authorization.credentials, staff_action)
         what = "the booking's token, an API key" if guest else "an API key"
         raise Unauthorized(f"Send {what} or a staff sign-in token.")
 

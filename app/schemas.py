@@ -518,3 +518,11 @@ T = TypeVar("T")
 class Envelope(BaseModel, Generic[T]):
     success: Literal[True] = True
     data: T
+
+
+class AvailabilityQuery(BaseModel):
+    """The query of GET /api/table-bookings/availability (validated as one model)."""
+
+    date: dt.date = Field(description="The date, YYYY-MM-DD (London).")
+    party_size: int = Field(2, ge=1, le=500)
+    booking_type: Literal["regular", "sunday_lunch"] = "regular"

@@ -220,3 +220,37 @@ class TestMintingKeys:
             db, raw_key="anch_bootstrap_value", now=datetime.now(UTC)
         )
         assert caller.scopes == set(api_keys.TABLE_BOOKING_SCOPES)
+
+
+class TestScopeRuleInSql:
+    """The keyed create checks its scope in SQL (tb_scope_allows), so that a key without
+    write:table_bookings never reaches table_booking_create: the same rule as scope_allows."""
+
+    PERMISSIONS: tuple[list[str], ...] = (
+        [],
+        ["*"],
+        [api_keys.READ],
+        [api_keys.WRITE],
+        [api_keys.MANAGE],
+        [api_keys.READ, api_keys.WRITE],
+        ["manage:events"],
+        ["write:events"],
+        ["read:table_bookings_extra"],
+        ["manage:"],
+        ["WRITE:table_bookings"],
+    )
+    SCOPES = (api_keys.READ, api_keys.WRITE, api_keys.MANAGE, "write:events", "odd")
+
+    async def test_same_answers_as_python(self, conn: asyncpg.Connection) -> None:
+        cases = [(p, s) for p in self.PERMISSIONS for s in self.SCOPES]
+        for permissions, scope in cases:
+            in_sql = await conn.fetchval(
+                "select public.tb_scope_allows($1::jsonb, $2)",
+                '["' + '","'.join(permissions) + '"]' if permissions else "[]",
+                scope,
+            )
+            assert in_sql == api_keys.scope_allows(frozenset(permissions), scope), (
+                permissions,
+                scope,
+            )
+        assert await conn.fetchval("select public.tb_scope_allows(null, 'read:x')") is False

@@ -112,6 +112,72 @@ class TestPerKeyLimit:
         assert (await client.get(AVAILABILITY, params=FRIDAY, headers=bearer)).status_code == 429
 
 
+class TestKeyedCreateInOneCall:
+    """A create with an API key checks the key, counts it and books in one transaction
+    (table_booking_create_for_key): a refusal at any step leaves no booking and is counted."""
+
+    async def test_a_create_over_the_limit_books_nothing(
+        self, client: httpx.AsyncClient, make_key: Any, conn: Any
+    ) -> None:
+        key = await make_key(rate_limit=1)
+        assert (await client.post(BASE, json=regular_body(), headers=key)).status_code == 201
+        refused = await client.post(BASE, json=regular_body("2026-11-28"), headers=key)
+        assert refused.status_code == 429, refused.text
+        assert envelope_error(refused)["code"] == "RATE_LIMIT_EXCEEDED"
+        assert limit_headers(refused) == ("1", "0", str(NEXT_HOUR))
+        assert refused.headers["Retry-After"] == "3600"
+        assert await conn.fetchval("select count(*) from table_bookings") == 1
+        # The refused request is not replayable as a success either: nothing was claimed.
+        assert await conn.fetchval("select count(*) from idempotency_keys") == 0
+
+    async def test_a_key_without_write_scope_books_nothing(
+        self, client: httpx.AsyncClient, make_key: Any, conn: Any
+    ) -> None:
+        reader = await make_key(["read:table_bookings"], rate_limit=5)
+        refused = await client.post(
+            BASE, json=regular_body(), headers={**reader, "Idempotency-Key": "r-1"}
+        )
+        assert refused.status_code == 403, refused.text
+        assert envelope_error(refused)["details"] == {"required": "write:table_bookings"}
+        assert limit_headers(refused) == ("5", "4", str(NEXT_HOUR))
+        assert await conn.fetchval("select count(*) from table_bookings") == 0
+        assert await conn.fetchval("select count(*) from idempotency_keys") == 0
+
+    async def test_a_refused_create_is_counted_and_audited(
+        self, client: httpx.AsyncClient, make_key: Any, conn: Any
+    ) -> None:
+        key = await make_key(rate_limit=5)
+        full = regular_body(party_size=21)
+        refused = await client.post(BASE, json=full, headers=key)
+        assert refused.status_code == 422, refused.text
+        assert envelope_error(refused)["code"] == "POLICY_VIOLATION"
+        assert limit_headers(refused) == ("5", "4", str(NEXT_HOUR))
+        assert await conn.fetchval("select count(*) from table_bookings") == 0
+        audit = await conn.fetchrow(
+            "select operation_status, additional_info from audit_logs"
+            " where operation_type = 'table_booking.create_refused'"
+        )
+        assert audit is not None and audit["operation_status"] == "failure"
+
+    async def test_an_unknown_key_is_told_before_a_bad_phone(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.post(
+            BASE, json=regular_body(phone="not a phone"), headers={"X-API-Key": "anch_nobody"}
+        )
+        assert response.status_code == 401, response.text
+        assert envelope_error(response)["code"] == "UNAUTHORIZED"
+
+    async def test_a_bad_phone_with_a_good_key_is_counted(
+        self, client: httpx.AsyncClient, make_key: Any
+    ) -> None:
+        key = await make_key(rate_limit=5)
+        response = await client.post(BASE, json=regular_body(phone="not a phone"), headers=key)
+        assert response.status_code == 400, response.text
+        assert envelope_error(response)["details"] == {"field": "customer.mobile_number"}
+        assert limit_headers(response) == ("5", "4", str(NEXT_HOUR))
+
+
 class TestLimitHeaders:
     async def test_on_success_and_on_errors(self, client: httpx.AsyncClient, make_key: Any) -> None:
         key = await make_key(rate_limit=50)

@@ -10,15 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from app.db.errors import error_from_database
 from app.db.port import Database
 from app.errors import AppError, Forbidden, ServiceUnavailable
 from app.schemas import CreateBookingRequest, UpdateBookingRequest
-from app.services import phones, tokens
+from app.services import api_keys, phones, tokens
 from app.services.actors import Actor, ClientInfo
+from app.services.api_keys import ApiKeyCaller
 from app.services.refunds import RefundTerms, describe_cancellation_policy
 
 logger = logging.getLogger("app.bookings")
@@ -30,25 +34,34 @@ def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def idempotency_digest(idempotency_key: str) -> str:
+    # Hashed, so any header value fits the column.
+    return hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
+
+
 def idempotency_row_key(actor: Actor, idempotency_key: str) -> str:
-    # Scoped to the caller, so two integrators choosing the same key never collide; hashed, so
-    # any header value fits the column.
-    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
-    return f"table_booking_create:{actor.kind}:{actor.id}:{digest}"
+    # Scoped to the caller, so two integrators choosing the same key never collide.
+    # (table_booking_create_for_key builds the same key for an API key, in SQL.)
+    return f"table_booking_create:{actor.kind}:{actor.id}:{idempotency_digest(idempotency_key)}"
 
 
-async def create_booking(
-    db: Database,
-    *,
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    body: dict[str, Any]
+    payload: dict[str, Any]
+    token: str
+
+
+def _prepare_create(
     request: CreateBookingRequest,
-    actor: Actor,
+    *,
+    is_staff: bool,
     client: ClientInfo,
-    now: datetime,
-    idempotency_key: str | None = None,
-    create_limit_per_phone: int | None = None,
-) -> dict[str, Any]:
-    """Create a booking; the response carries the guest's manage token (or the replayed one)."""
-    if request.override and not actor.is_staff:
+    idempotency_key: str | None,
+    create_limit_per_phone: int | None,
+) -> _Prepared:
+    """What table_booking_create is sent, but for ``actor`` and ``idempotency.key``."""
+    if request.override and not is_staff:
         raise Forbidden(
             "Only staff may override the booking policy.", details={"field": "override"}
         )
@@ -62,31 +75,122 @@ async def create_booking(
             "first_name": request.customer.first_name,
             "last_name": request.customer.last_name,
             "mobile_e164": e164,
-            "variants": phones.phone_variants(e164),
+            "variants": phones.variants_of_normalised(e164),
             "email": request.customer.email,
             "sms_opt_in": request.customer.sms_opt_in,
         },
         "manage_token_hash": tokens.hash_token(token),
-        "actor": actor.as_json(),
         "client": client.as_json(),
     }
-    if create_limit_per_phone is not None and not actor.is_staff:
+    if create_limit_per_phone is not None and not is_staff:
         payload["create_limit_per_phone"] = create_limit_per_phone
     if idempotency_key is not None:
-        payload["idempotency"] = {
-            "key": idempotency_row_key(actor, idempotency_key),
-            "request_hash": request_hash(body),
-        }
+        payload["idempotency"] = {"request_hash": request_hash(body)}
         payload["manage_token_sealed"] = tokens.seal(token, idempotency_key=idempotency_key)
+    return _Prepared(body=body, payload=payload, token=token)
+
+
+async def create_booking(
+    db: Database,
+    *,
+    request: CreateBookingRequest,
+    actor: Actor,
+    client: ClientInfo,
+    now: datetime,
+    idempotency_key: str | None = None,
+    create_limit_per_phone: int | None = None,
+) -> dict[str, Any]:
+    """Create a booking; the response carries the guest's manage token (or the replayed one)."""
+    prepared = _prepare_create(
+        request,
+        is_staff=actor.is_staff,
+        client=client,
+        idempotency_key=idempotency_key,
+        create_limit_per_phone=create_limit_per_phone,
+    )
+    payload = {**prepared.payload, "actor": actor.as_json()}
+    if idempotency_key is not None:
+        payload["idempotency"]["key"] = idempotency_row_key(actor, idempotency_key)
     try:
         result: dict[str, Any] = await db.rpc(
             "table_booking_create", {"p_request": payload, "p_now": now.isoformat()}
         )
     except AppError as exc:
-        # The guest's phone and email stay in customers; the audit keeps the rest.
-        attempt = {k: v for k, v in body.items() if k != "customer"}
-        await _audit_refusal(db, "table_booking.create_refused", None, exc, actor, client, attempt)
+        await _audit_create_refusal(db, exc, actor, client, prepared)
         raise
+    return _created(result, prepared.token, idempotency_key)
+
+
+async def create_booking_for_key(
+    db: Database,
+    *,
+    request: CreateBookingRequest,
+    raw_key: str,
+    scope: str,
+    client: ClientInfo,
+    now: datetime,
+    on_caller: Callable[[ApiKeyCaller], object],
+    idempotency_key: str | None = None,
+    create_limit_per_phone: int | None = None,
+) -> dict[str, Any]:
+    """Create a booking for an API key in one round trip: the key check, its counting and the
+    create (``table_booking_create_for_key``). ``on_caller`` gets the caller as soon as it is
+    known, before any refusal is raised (the rate limit headers are on every keyed response)."""
+    try:
+        prepared = _prepare_create(
+            request,
+            is_staff=False,
+            client=client,
+            idempotency_key=idempotency_key,
+            create_limit_per_phone=create_limit_per_phone,
+        )
+    except AppError:
+        # A bad key is told so before anything about its request, as on every other route.
+        caller = await api_keys.authenticate_api_key(db, raw_key=raw_key, now=now)
+        on_caller(caller)
+        api_keys.require(caller, scope)
+        raise
+    payload = prepared.payload
+    if idempotency_key is not None:
+        payload["idempotency"]["key"] = idempotency_digest(idempotency_key)
+    answer: dict[str, Any] = await db.rpc(
+        "table_booking_create_for_key",
+        {
+            "p_key_hash": api_keys.hash_key(raw_key),
+            "p_now": now.isoformat(),
+            "p_scope": scope,
+            "p_limits": [],
+            "p_request": payload,
+        },
+    )
+    caller = api_keys.caller_from_auth(answer["auth"], now=now)
+    on_caller(caller)
+    api_keys.require(caller, scope)
+    refusal = answer.get("error")
+    if refusal is not None:
+        exc = error_from_database(
+            function="table_booking_create_for_key",
+            sqlstate=refusal.get("sqlstate"),
+            message=refusal.get("message"),
+            detail=refusal.get("detail"),
+            hint=refusal.get("hint"),
+        )
+        actor = Actor(kind="api_key", id=caller.key_id, name=caller.name)
+        await _audit_create_refusal(db, exc, actor, client, prepared)
+        raise exc
+    return _created(answer["data"], prepared.token, idempotency_key)
+
+
+async def _audit_create_refusal(
+    db: Database, exc: AppError, actor: Actor, client: ClientInfo, prepared: _Prepared
+) -> None:
+    # The guest's phone and email stay in customers; the audit keeps the rest.
+    attempt = {k: v for k, v in prepared.body.items() if k != "customer"}
+    await _audit_refusal(db, "table_booking.create_refused", None, exc, actor, client, attempt)
+
+
+def _created(result: dict[str, Any], token: str, idempotency_key: str | None) -> dict[str, Any]:
+    """The create's answer as the API gives it: with the manage token, replayed or new."""
     if result.pop("replayed", False):
         sealed = result.pop("manage_token_sealed", None)
         replayed = (

@@ -83,13 +83,21 @@ def phone_variants(e164: str) -> list[str]:
     different number (the bare digits of some short foreign numbers read as UK, or of +7 numbers)
     is left out, so a lookup never matches someone else's legacy row.
     """
-    canonical = normalise_phone(e164)
+    return variants_of_normalised(normalise_phone(e164))
+
+
+def variants_of_normalised(canonical: str) -> list[str]:
+    """``phone_variants`` of a number ``normalise_phone`` has already returned (no second
+    normalisation: a booking normalises the guest's number once and looks up these forms)."""
     digits = canonical.removeprefix("+")
-    candidates = [canonical, digits, "00" + digits]
+    # The number itself and its international form (00 is the UK's international prefix, so
+    # "00<digits>" is read as "+<digits>") always normalise back; so does the UK national form of
+    # a +44 number. Only the bare digits can be read as another number.
+    forms = [canonical, digits, "00" + digits]
     number = phonenumbers.parse(canonical, None)
     if number.country_code == UK_COUNTRY_CODE:
-        candidates.append("0" + phonenumbers.national_significant_number(number))
-    return [form for form in dict.fromkeys(candidates) if _normalises_to(form, canonical)]
+        forms.append("0" + phonenumbers.national_significant_number(number))
+    return [form for form in forms if form != digits or _normalises_to(form, canonical)]
 
 
 def _valid_e164(text: str, region: str | None) -> str | None:
@@ -104,6 +112,20 @@ def _valid_e164(text: str, region: str | None) -> str | None:
 
 
 def _normalises_to(form: str, canonical: str) -> bool:
+    """Whether ``normalise_phone(form) == canonical``, for a ``canonical`` it returned.
+
+    The quick answer: ``form`` read as a UK number is ``canonical`` itself, whose validity is
+    known, so normalise_phone would return it without asking phonenumbers whether it is valid
+    (the costly part). Otherwise normalise_phone decides.
+    """
+    try:
+        quick = phonenumbers.format_number(
+            phonenumbers.parse(form, DEFAULT_REGION), phonenumbers.PhoneNumberFormat.E164
+        )
+    except phonenumbers.NumberParseException:
+        quick = None
+    if quick == canonical:
+        return True
     try:
         return normalise_phone(form) == canonical
     except ValidationFailed:

@@ -50,6 +50,19 @@ language sql stable security definer set search_path = public, pg_temp as $$
   from s
 $$;
 
+-- The instant a booking starts (the rule of 20261124000400), as PL/pgSQL: a single RETURN is
+-- evaluated on PL/pgSQL's fast path, where a SQL function would start an executor per call, and
+-- a day's availability calls it once per slot.
+create or replace function public.tb_start_instant(
+  p_date date, p_time time, p_opens time, p_overnight boolean
+) returns timestamptz
+language plpgsql immutable set search_path = pg_catalog, pg_temp as $$
+begin
+  return ((p_date + case when p_overnight and p_time < p_opens then 1 else 0 end) + p_time)
+         at time zone 'Europe/London';
+end
+$$;
+
 -- Why one start time cannot be booked, as a pure function of the minimum notice: the rule of
 -- tb_time_refusal, inlinable so that a whole day's slots are judged in one query.
 create or replace function public.tb_time_refusal_for(
@@ -247,6 +260,12 @@ begin
            or (b.status = 'pending_payment'
                and (b.hold_expires_at is null or b.hold_expires_at > p_now)))
   ),
+  -- Only those overlapping the day's slots at all: each slot below is summed over these.
+  day_held as materialized (
+    select x.party_size, x.bs, x.be
+    from held x, (select min(s.st) as first_st, max(s.se) as last_se from s) span
+    where x.bs < span.last_se and x.be > span.first_st
+  ),
   caps as materialized (
     select ts.slot_time, ts.booking_type, ts.max_covers
     from public.booking_time_slots ts
@@ -261,7 +280,7 @@ begin
              (select c.max_covers from caps c
                where c.slot_time = s.at and c.booking_type is null limit 1),
              v_capacity)
-           - coalesce((select sum(x.party_size) from held x where x.bs < s.se and x.be > s.st),
+           - coalesce((select sum(x.party_size) from day_held x where x.bs < s.se and x.be > s.st),
                       0)::integer as free
     from s
   )
@@ -297,18 +316,19 @@ grant execute on function public.tb_time_refusal_for(timestamptz, timestamptz, b
 
 -- Slots for one date (GET /api/table-bookings/availability), as in 20261124000500 but with the
 -- configuration and the day's hours read once.
-create or replace function public.table_booking_availability(
+-- Built as json, not jsonb: the service sends it on as text, and json is text already.
+create or replace function public.tb_availability_json(
   p_date date,
   p_party_size integer,
   p_booking_type public.table_booking_type,
   p_now timestamptz
-) returns jsonb
+) returns json
 language plpgsql stable security definer set search_path = public, pg_temp as $$
 declare
   cfg jsonb := public.tb_config();
   h public.tb_hours := public.tb_hours_of(p_date);
   d record;
-  v_slots jsonb;
+  v_slots json;
   v_any boolean;
   v_all_full boolean;
   v_message text;
@@ -319,12 +339,12 @@ begin
   select * into d
   from public.tb_day_refusal_for(p_booking_type, p_date, p_party_size, p_now, false, cfg, h);
 
-  select coalesce(jsonb_agg(jsonb_build_object(
+  select coalesce(json_agg(json_build_object(
            'time', to_char(x.slot_time, 'HH24:MI'),
            'available', coalesce(d.reason, x.reason) is null,
            'available_capacity', x.available_capacity,
            'requires_prepayment', p_booking_type = 'sunday_lunch',
-           'reason', coalesce(d.reason, x.reason)) order by x.n), '[]'::jsonb),
+           'reason', coalesce(d.reason, x.reason)) order by x.n), '[]'::json),
          coalesce(bool_or(coalesce(d.reason, x.reason) is null), false),
          coalesce(bool_and(x.reason = 'FULL'), false)
     into v_slots, v_any, v_all_full
@@ -369,18 +389,79 @@ begin
     end if;
   end if;
 
-  return jsonb_build_object(
+  return json_build_object(
     'date', to_char(p_date, 'YYYY-MM-DD'),
     'booking_type', p_booking_type,
     'party_size', p_party_size,
     'available', v_any,
-    'kitchen_hours', case when h.kitchen_open then jsonb_build_object(
+    'kitchen_hours', case when h.kitchen_open then json_build_object(
                        'opens', to_char(h.opens, 'HH24:MI'),
                        'closes', to_char(h.closes, 'HH24:MI'),
                        'source', h.source) end,
     'time_slots', v_slots,
     'message', v_message,
     'alternatives', v_alternatives);
+end
+$$;
+
+-- The same as jsonb, for callers that want to look inside.
+create or replace function public.table_booking_availability(
+  p_date date,
+  p_party_size integer,
+  p_booking_type public.table_booking_type,
+  p_now timestamptz
+) returns jsonb
+language sql stable security definer set search_path = public, pg_temp as $$
+  select public.tb_availability_json(p_date, p_party_size, p_booking_type, p_now)::jsonb
+$$;
+
+-- The booking gate's slot check (as in 20261124000600), with the configuration and the day's
+-- hours read once.
+create or replace function public.tb_check_slot(
+  p_booking_type public.table_booking_type,
+  p_date date,
+  p_time time,
+  p_party_size integer,
+  p_now timestamptz,
+  p_override boolean
+) returns timestamptz
+language plpgsql stable security definer set search_path = public, pg_temp as $$
+declare
+  cfg jsonb := public.tb_config();
+  d record;
+  h public.tb_hours := public.tb_hours_of(p_date);
+  t record;
+  v_offset integer;
+  v_span integer;
+  v_start timestamptz;
+begin
+  select * into d from public.tb_day_refusal_for(p_booking_type, p_date, p_party_size, p_now,
+                                                 p_override, cfg, h);
+  if d.reason is not null then
+    raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION', detail = d.message,
+      hint = jsonb_build_object('reason', d.reason)::text;
+  end if;
+  v_offset := extract(epoch from (p_time - h.opens))::int / 60
+              + case when h.overnight and p_time < h.opens then 1440 else 0 end;
+  v_span := extract(epoch from (h.closes - h.opens))::int / 60
+            + case when h.closes <= h.opens then 1440 else 0 end;
+  if v_offset < 0 or v_offset > v_span - (cfg ->> 'last_start_margin_minutes')::int then
+    raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
+      detail = format('The kitchen is not serving at %s. On %s food is served from %s to %s, '
+                      'and the last table can be booked for %s.',
+                      to_char(p_time, 'HH24:MI'), public.tb_day_words(p_date),
+                      to_char(h.opens, 'HH24:MI'), to_char(h.closes, 'HH24:MI'),
+                      to_char(h.opens + make_interval(
+                        mins => v_span - (cfg ->> 'last_start_margin_minutes')::int), 'HH24:MI')),
+      hint = '{"reason": "KITCHEN_CLOSED"}';
+  end if;
+  v_start := public.tb_start_instant(p_date, p_time, h.opens, h.overnight);
+  select * into t from public.tb_time_refusal(p_booking_type, v_start, p_now, p_override);
+  if t.reason is not null then
+    raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION', detail = t.message,
+      hint = jsonb_build_object('reason', t.reason)::text;
+  end if;
+  return v_start;
 end
 $$;
 
@@ -391,6 +472,45 @@ returns public.api_keys
 language sql stable security definer set search_path = public, pg_temp as $$
   select * from public.api_keys
   where key_hash = p_key_hash and is_active and (expires_at is null or expires_at > p_now)
+$$;
+
+-- A rate counter spread over 8 rows, for the one bucket every request of a key updates (its
+-- hourly count). One row would make every booking of the website's key wait for the previous
+-- one's commit, WAL flush included; a shard is locked by one transaction in eight. The count is
+-- the sum of the shards this statement sees, so requests committing at the very same moment on
+-- other shards may go unseen: under a burst a key can pass its hourly limit by at most the
+-- number of its requests in flight.
+create or replace function public.tb_rate_hit_sharded(
+  p_bucket text,
+  p_limit integer,
+  p_window_seconds integer,
+  p_now timestamptz,
+  out allowed boolean,
+  out hit_limit integer,
+  out remaining integer,
+  out reset_at timestamptz
+)
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_start timestamptz := to_timestamp(
+    floor(extract(epoch from p_now) / p_window_seconds) * p_window_seconds);
+  v_names text[] := array[p_bucket, p_bucket || '#1', p_bucket || '#2', p_bucket || '#3',
+                          p_bucket || '#4', p_bucket || '#5', p_bucket || '#6', p_bucket || '#7'];
+  v_name text := v_names[1 + floor(random() * 8)::int];
+  v_hits integer;
+begin
+  insert into public.api_rate_counters as c (bucket, window_start, hits)
+  values (v_name, v_start, 1)
+  on conflict (bucket, window_start) do update set hits = c.hits + 1;
+  -- The statement runs after the insert above, so it sees this request's own count too.
+  select coalesce(sum(c.hits), 0) into v_hits
+  from public.api_rate_counters c
+  where c.window_start = v_start and c.bucket = any (v_names);
+  allowed := v_hits <= p_limit;
+  hit_limit := p_limit;
+  remaining := greatest(p_limit - v_hits, 0);
+  reset_at := v_start + make_interval(secs => p_window_seconds);
+end
 $$;
 
 -- Count one request of key k against its hourly limit and the extra limits p_limits
@@ -410,8 +530,8 @@ begin
   if k.last_used_at is null or k.last_used_at < p_now - interval '1 minute' then
     update public.api_keys set last_used_at = p_now where id = k.id;
   end if;
-  select * into r from public.tb_rate_hit('api_key:' || k.id, coalesce(k.rate_limit, 1000), 3600,
-                                          p_now);
+  select * into r from public.tb_rate_hit_sharded('api_key:' || k.id,
+                                                  coalesce(k.rate_limit, 1000), 3600, p_now);
   if not r.allowed then
     v_limited := jsonb_build_object('scope', 'api_key', 'reset_at', r.reset_at);
   end if;
@@ -457,6 +577,8 @@ $$;
 -- table_booking_availability's, or null when a limit refused the request. The scope is judged
 -- by the service from auth.permissions. The availability is computed before the counters are
 -- written, so the key's counter row is locked only for the end of the transaction.
+drop function if exists public.table_booking_availability_for_key(
+  text, timestamptz, jsonb, date, integer, public.table_booking_type);
 create or replace function public.table_booking_availability_for_key(
   p_key_hash text,
   p_now timestamptz,
@@ -464,27 +586,29 @@ create or replace function public.table_booking_availability_for_key(
   p_date date,
   p_party_size integer,
   p_booking_type public.table_booking_type
-) returns jsonb
+) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
   k public.api_keys;
-  v_data jsonb;
+  v_data json;
   v_auth jsonb;
 begin
   k := public.tb_key_lookup(p_key_hash, p_now);
   if k.id is null then
-    return jsonb_build_object('auth', null, 'data', null);
+    return json_build_object('auth', null, 'data', null);
   end if;
-  v_data := public.table_booking_availability(p_date, p_party_size, p_booking_type, p_now);
+  v_data := public.tb_availability_json(p_date, p_party_size, p_booking_type, p_now);
   perform set_config('synchronous_commit', 'off', true);
   v_auth := public.tb_key_count(k, p_now, p_limits);
-  return jsonb_build_object(
+  return json_build_object(
     'auth', v_auth,
     'data', case when jsonb_typeof(v_auth -> 'limited') = 'null' then v_data end);
 end
 $$;
 
 revoke execute on function public.tb_key_lookup(text, timestamptz) from public, anon, authenticated;
+revoke execute on function public.tb_rate_hit_sharded(text, integer, integer, timestamptz)
+  from public, anon, authenticated;
 revoke execute on function public.tb_key_count(public.api_keys, timestamptz, jsonb)
   from public, anon, authenticated;
 revoke execute on function public.table_booking_availability_for_key(
@@ -499,3 +623,87 @@ revoke execute on function public.tb_day_refusal_for(
 revoke execute on function public.tb_day_slots_for(
   date, integer, public.table_booking_type, timestamptz, boolean, jsonb, public.tb_hours)
   from public, anon, authenticated;
+
+-- Whether API key permissions allow a scope: '*' allows everything, 'manage:<resource>' every
+-- scope on that resource. The same rule as app.services.api_keys.scope_allows (a test holds the
+-- two to the same table of cases).
+create or replace function public.tb_scope_allows(p_permissions jsonb, p_scope text)
+returns boolean
+language sql immutable set search_path = pg_catalog, pg_temp as $$
+  select coalesce(p_permissions, '[]'::jsonb) ? '*'
+         or coalesce(p_permissions, '[]'::jsonb) ? p_scope
+         or coalesce(p_permissions, '[]'::jsonb) ? ('manage:' || split_part(p_scope, ':', 2))
+$$;
+
+-- POST /api/table-bookings for an API key, in one round trip: {auth, data, error}.
+-- auth is what api_key_authenticate returns (null: no such key, nothing done). data is
+-- table_booking_create's answer; it is null when the key lacks p_scope (the service answers
+-- 403 from auth.permissions), when a limit refused the request, or when the create was refused,
+-- in which case error is {sqlstate, message, detail, hint} of the refusal, for the service to
+-- answer as if the create had raised it. The request is counted against the key's limits either
+-- way. p_request is table_booking_create's, except that the actor is this key and
+-- idempotency.key is only the digest of the caller's Idempotency-Key (the row key is scoped to
+-- the key here, as app.services.bookings.idempotency_row_key scopes it).
+create or replace function public.table_booking_create_for_key(
+  p_key_hash text,
+  p_now timestamptz,
+  p_scope text,
+  p_limits jsonb,
+  p_request jsonb
+) returns jsonb
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  k public.api_keys;
+  v_request jsonb;
+  v_data jsonb;
+  v_auth jsonb;
+  v_state text;
+  v_message text;
+  v_detail text;
+  v_hint text;
+begin
+  k := public.tb_key_lookup(p_key_hash, p_now);
+  if k.id is null then
+    return jsonb_build_object('auth', null, 'data', null, 'error', null);
+  end if;
+  if public.tb_scope_allows(k.permissions, p_scope) then
+    v_request := jsonb_set(p_request, '{actor}',
+                           jsonb_build_object('kind', 'api_key', 'id', k.id, 'name', k.name));
+    if p_request ? 'idempotency' then
+      v_request := jsonb_set(v_request, '{idempotency,key}', to_jsonb(
+        'table_booking_create:api_key:' || k.id || ':' || (p_request #>> '{idempotency,key}')));
+    end if;
+    begin
+      v_data := public.table_booking_create(v_request, p_now);
+      -- Counted last, so the key's counter row is locked only until the commit.
+      v_auth := public.tb_key_count(k, p_now, p_limits);
+      if jsonb_typeof(v_auth -> 'limited') = 'null' then
+        return jsonb_build_object('auth', v_auth, 'data', v_data, 'error', null);
+      end if;
+      -- Over a limit: undo the booking (and this count, made again below).
+      raise exception using errcode = 'P0001', message = 'TB_KEY_LIMITED';
+    exception when others then
+      get stacked diagnostics v_state = returned_sqlstate, v_message = message_text,
+                              v_detail = pg_exception_detail, v_hint = pg_exception_hint;
+    end;
+  end if;
+  -- Nothing was created; only the count is written, so its commit need not wait for the WAL.
+  perform set_config('synchronous_commit', 'off', true);
+  v_auth := public.tb_key_count(k, p_now, p_limits);
+  return jsonb_build_object(
+    'auth', v_auth,
+    'data', null,
+    'error', case when v_state is not null and v_message is distinct from 'TB_KEY_LIMITED'
+                  then jsonb_build_object('sqlstate', v_state, 'message', v_message,
+                                          'detail', nullif(v_detail, ''),
+                                          'hint', nullif(v_hint, '')) end);
+end
+$$;
+
+revoke execute on function public.tb_scope_allows(jsonb, text) from public, anon, authenticated;
+revoke execute on function public.table_booking_create_for_key(text, timestamptz, text, jsonb, jsonb)
+  from public, anon, authenticated;
+grant execute on function public.table_booking_create_for_key(text, timestamptz, text, jsonb, jsonb)
+  to service_role;
+revoke execute on function public.tb_availability_json(
+  date, integer, public.table_booking_type, timestamptz) from public, anon, authenticated;

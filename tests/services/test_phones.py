@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.errors import ValidationFailed
-from app.services.phones import normalise_phone, phone_variants
+from app.services.phones import normalise_phone, phone_variants, variants_of_normalised
 
 DRAMA = "+447700900123"
 MOBILE = "+447911123456"
@@ -279,3 +279,74 @@ class TestProperties:
         variants = phone_variants(e164)
         assert variants == [e164, e164[1:], "00" + e164[1:], "0" + national]
         assert all(normalise_phone(v) == e164 for v in variants)
+
+
+def _slow_variants(e164: str) -> list[str]:
+    """phone_variants by its definition: every candidate form that normalise_phone maps back."""
+    canonical = normalise_phone(e164)
+    digits = canonical.removeprefix("+")
+    candidates = [canonical, digits, "00" + digits]
+    number = phonenumbers.parse(canonical, None)
+    if number.country_code == 44:
+        candidates.append("0" + phonenumbers.national_significant_number(number))
+    kept = []
+    for form in dict.fromkeys(candidates):
+        try:
+            if normalise_phone(form) == canonical:
+                kept.append(form)
+        except ValidationFailed:
+            pass
+    return kept
+
+
+# Valid numbers of many countries and lengths (phonenumbers' own examples, and the UK mobiles
+# above), including the short foreign numbers whose bare digits read as another UK number.
+_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+example_numbers = (
+    st.sampled_from(_REGIONS)
+    .flatmap(
+        lambda region: st.sampled_from(
+            [
+                t
+                for t in (
+                    phonenumbers.PhoneNumberType.MOBILE,
+                    phonenumbers.PhoneNumberType.FIXED_LINE,
+                    phonenumbers.PhoneNumberType.TOLL_FREE,
+                )
+                if phonenumbers.example_number_for_type(region, t) is not None
+            ]
+            or [phonenumbers.PhoneNumberType.MOBILE]
+        ).map(lambda t: phonenumbers.example_number_for_type(region, t))
+    )
+    .filter(lambda n: n is not None)
+)
+
+
+class TestQuickVariants:
+    """variants_of_normalised skips phonenumbers' validity check where it cannot change the
+    answer; it must give exactly what the definition gives."""
+
+    @settings(
+        max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(number=example_numbers)
+    def test_same_as_the_definition_worldwide(self, number: phonenumbers.PhoneNumber) -> None:
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        try:
+            canonical = normalise_phone(e164)
+        except ValidationFailed:
+            return  # not a number the service takes
+        assert phone_variants(e164) == _slow_variants(e164)
+        assert variants_of_normalised(canonical) == _slow_variants(e164)
+
+    @settings(
+        max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(national=uk_mobiles)
+    def test_same_as_the_definition_for_uk_mobiles(self, national: str) -> None:
+        e164 = "+44" + national
+        assert variants_of_normalised(normalise_phone(e164)) == _slow_variants(e164)
+
+    @pytest.mark.parametrize("e164", ["+3723212345", "+79111234567", US, DRAMA])
+    def test_the_awkward_ones(self, e164: str) -> None:
+        assert variants_of_normalised(e164) == _slow_variants(e164)
