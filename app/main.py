@@ -23,12 +23,15 @@ from app.config import DatabaseMode, Environment, Settings, get_settings
 from app.db.embedded import embedded_jwt_secret
 from app.db.port import Database
 from app.db.resolve import open_database
+from app.deps import api_key_of
 from app.errors import (
     AppError,
     InternalError,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    RateLimitExceeded,
+    Unauthorized,
     ValidationFailed,
 )
 from app.integrations.graph import GraphMailer
@@ -228,22 +231,18 @@ def _field_name(location: Any) -> str:
 
 
 async def _count_keyed_request(request: Request) -> None:
-    """A body FastAPI could not read is refused before any dependency ran; when it came with an
-    API key, still count it against the key and report its X-RateLimit-* state."""
+    """A request FastAPI could not read (its body, or the query of a route that reads the key
+    itself) is refused before the key was checked; when it came with an API key, check and count
+    it first: an unknown key or a used-up limit is answered as such (401, 429), as on every
+    other route, and a good key gets its X-RateLimit-* state with the validation error."""
     if getattr(request.state, "rate_limit", None) is not None:
         return
-    raw = request.headers.get("x-api-key")
-    bearer = request.headers.get("authorization", "")
-    if not raw and bearer.lower().startswith("bearer anch_"):
-        raw = bearer[7:].strip()
+    raw = api_key_of(request)
     if not raw:
         return
-    try:
-        caller = await api_keys.authenticate_api_key(
-            request.app.state.db, raw_key=raw, now=request.app.state.clock()
-        )
-    except AppError:
-        return  # an unknown key or a limit reached: the validation error still stands
+    caller = await api_keys.authenticate_api_key(
+        request.app.state.db, raw_key=raw, now=request.app.state.clock()
+    )
     request.state.rate_limit = caller.rate
 
 
@@ -263,8 +262,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         names = ", ".join(dict.fromkeys(f["field"] for f in fields))
-        error = ValidationFailed(f"The request is not valid: {names}.", details=fields)
-        await _count_keyed_request(_)
+        error: AppError = ValidationFailed(f"The request is not valid: {names}.", details=fields)
+        try:
+            await _count_keyed_request(_)
+        except (Unauthorized, RateLimitExceeded) as refused:
+            error = refused
+        except AppError:
+            pass  # the database is not answering: the validation error still stands
         return await on_app_error(_, error)
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:

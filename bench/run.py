@@ -782,7 +782,29 @@ async def sql_probe(
                     },
                 )
 
+            async def availability_for_key(i: int, db: PostgresDatabase = db) -> None:
+                # What the endpoint sends: the key, its client limit and the slots, one call.
+                d, p = cases[i % len(cases)]
+                await db.rpc(
+                    "table_booking_availability_for_key",
+                    {
+                        "p_key_hash": key_hash,
+                        "p_now": datetime.now(UTC).isoformat(),
+                        "p_limits": [
+                            {
+                                "bucket": f"client:read:{FORWARDED_FOR[i % 500]}",
+                                "limit": HUGE,
+                                "window_seconds": 60,
+                            }
+                        ],
+                        "p_date": d,
+                        "p_party_size": p,
+                        "p_booking_type": "regular",
+                    },
+                )
+
             await timed(f"table_booking_availability ({tag})", availability, calls)
+            await timed(f"table_booking_availability_for_key ({tag})", availability_for_key, calls)
             if database == "bench_loaded":
 
                 async def health(i: int, db: PostgresDatabase = db) -> None:
@@ -830,7 +852,23 @@ async def sql_probe(
                 create_limit_per_phone=HUGE,
             )
 
-        await timed("table_booking_create", create, calls)
+        async def create_for_key(i: int) -> None:
+            # What the endpoint does for an API key: key, counting and booking in one call.
+            body = json.loads(loadgen.create_body(spec, 50_000 + i))
+            await bookings.create_booking_for_key(
+                db,
+                request=CreateBookingRequest(**body),
+                raw_key=key,
+                scope=api_keys.WRITE,
+                client=ClientInfo(ip="203.0.113.9", user_agent="anchor-bench"),
+                now=datetime.now(UTC),
+                on_caller=lambda caller: None,
+                idempotency_key=f"probe-key-{i}",
+                create_limit_per_phone=HUGE,
+            )
+
+        await timed("table_booking_create (+ Python)", create, calls)
+        await timed("table_booking_create_for_key (+ Python)", create_for_key, calls)
     finally:
         await db.close()
     return out
@@ -1173,7 +1211,7 @@ def main() -> int:
         print(text)
         print("\nSQL per call, sequential on one connection, through PostgresDatabase.rpc:")
         for name, ms in probe.items():
-            print(f"  {name:<44}{ms:8.2f} ms")
+            print(f"  {name:<52}{ms:8.2f} ms")
         for name, top in profiles.items():
             print(f"\npy-spy --gil, {name} (raw stacks: {workdir}/profile-{name}.txt)")
             print("\n".join("  " + line for line in top))

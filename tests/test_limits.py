@@ -168,6 +168,32 @@ class TestKeyedCreateInOneCall:
         assert response.status_code == 401, response.text
         assert envelope_error(response)["code"] == "UNAUTHORIZED"
 
+    @pytest.mark.parametrize(
+        ("method", "path", "kwargs"),
+        [
+            ("POST", BASE, {"json": {"party_size": 0}}),
+            ("POST", BASE, {"content": b"{not json"}),
+            ("GET", AVAILABILITY, {"params": {"date": "tomorrow"}}),
+        ],
+    )
+    async def test_an_unknown_key_is_told_before_an_invalid_request(
+        self, client: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, Any]
+    ) -> None:
+        headers = {"X-API-Key": "anch_nobody", "Content-Type": "application/json"}
+        response = await client.request(method, path, headers=headers, **kwargs)
+        assert response.status_code == 401, response.text
+        assert envelope_error(response)["code"] == "UNAUTHORIZED"
+
+    async def test_a_used_up_key_is_told_before_an_invalid_request(
+        self, client: httpx.AsyncClient, make_key: Any
+    ) -> None:
+        key = await make_key(rate_limit=1)
+        assert (await client.get(AVAILABILITY, params=FRIDAY, headers=key)).status_code == 200
+        response = await client.get(AVAILABILITY, params={"date": "tomorrow"}, headers=key)
+        assert response.status_code == 429, response.text
+        assert envelope_error(response)["code"] == "RATE_LIMIT_EXCEEDED"
+        assert response.headers["Retry-After"] == "3600"
+
     async def test_a_bad_phone_with_a_good_key_is_counted(
         self, client: httpx.AsyncClient, make_key: Any
     ) -> None:

@@ -499,13 +499,18 @@ declare
   v_name text := v_names[1 + floor(random() * 8)::int];
   v_hits integer;
 begin
-  insert into public.api_rate_counters as c (bucket, window_start, hits)
-  values (v_name, v_start, 1)
-  on conflict (bucket, window_start) do update set hits = c.hits + 1;
-  -- The statement runs after the insert above, so it sees this request's own count too.
-  select coalesce(sum(c.hits), 0) into v_hits
-  from public.api_rate_counters c
-  where c.window_start = v_start and c.bucket = any (v_names);
+  -- One statement: this shard's new count, plus the other shards as this statement sees them.
+  with mine as (
+    insert into public.api_rate_counters as c (bucket, window_start, hits)
+    values (v_name, v_start, 1)
+    on conflict (bucket, window_start) do update set hits = c.hits + 1
+    returning c.hits
+  )
+  select (select hits from mine)
+         + coalesce((select sum(c.hits) from public.api_rate_counters c
+                     where c.window_start = v_start and c.bucket = any (v_names)
+                       and c.bucket <> v_name), 0)
+    into v_hits;
   allowed := v_hits <= p_limit;
   hit_limit := p_limit;
   remaining := greatest(p_limit - v_hits, 0);
@@ -535,8 +540,9 @@ begin
   if not r.allowed then
     v_limited := jsonb_build_object('scope', 'api_key', 'reset_at', r.reset_at);
   end if;
-  for lim in select * from jsonb_array_elements(coalesce(p_limits, '[]'::jsonb)) loop
+  for i in 0 .. coalesce(jsonb_array_length(p_limits), 0) - 1 loop
     exit when v_limited is not null;
+    lim := p_limits -> i;
     select * into x from public.tb_rate_hit(lim ->> 'bucket', (lim ->> 'limit')::int,
                                             (lim ->> 'window_seconds')::int, p_now);
     if not x.allowed then
