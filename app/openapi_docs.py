@@ -588,6 +588,12 @@ DETAIL_NO_SHOW = {
     "no_show_at": "2026-11-27T19:45:00+00:00",
     "can_cancel": False,
     "can_modify": False,
+    "cancellation_policy": {
+        **FREE_POLICY,
+        "refund_percentage_now": 0,
+        "summary": "This booking can no longer be cancelled because it has been marked as a "
+        "no-show.",
+    },
 }
 
 # Requests bodies of the webhooks, which the routes read themselves -----------------------------
@@ -797,8 +803,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                     "the date is not a Sunday",
                     error(
                         "POLICY_VIOLATION",
-                        "Sunday lunch is served on Sundays only; Saturday 28 November is a "
-                        "Saturday.",
+                        "Sunday lunch is served on Sundays only, and Saturday 28 November is "
+                        "not a Sunday.",
                         {"reason": "NOT_SUNDAY"},
                     ),
                 ),
@@ -1343,8 +1349,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/table-bookings/{reference}/status"): Operation(
         summary="Mark completed or no-show",
         description="For the pub's staff tools: record that the guests came (`completed`) or "
-        "never came (`no_show`, only after the booking's start time; it counts on the guest's "
-        "record). Only a `confirmed` booking can be marked, once."
+        "never came (`no_show`; it counts on the guest's record), either only once the "
+        "booking's start time has passed. Only a `confirmed` booking can be marked, once."
         + acting_auth("manage:table_bookings", "edit", guest=False),
         security=KEY_OR_STAFF,
         parameters={"reference": {"booking": example("a booking reference", REF)}},
@@ -1407,12 +1413,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 ),
             ),
             422: failure(
-                "Too early for a no-show.",
+                "Too early: the booking has not started yet.",
                 (
                     "a no-show before the booking starts",
                     error(
                         "POLICY_VIOLATION",
                         "A booking can be marked as a no-show only after it starts (19:00).",
+                        {"reason": "NOT_STARTED"},
+                    ),
+                ),
+                (
+                    "completed before the booking starts",
+                    error(
+                        "POLICY_VIOLATION",
+                        "A booking can be marked completed only after it starts (19:00).",
                         {"reason": "NOT_STARTED"},
                     ),
                 ),

@@ -558,7 +558,7 @@ class TestSundayLunch:
         assert data["available"] is False
         assert {s["reason"] for s in data["time_slots"]} == {"NOT_SUNDAY"}
         assert data["message"] == (
-            "Sunday lunch is served on Sundays only; Wednesday 25 November is a Wednesday."
+            "Sunday lunch is served on Sundays only, and Wednesday 25 November is not a Sunday."
         )
 
     async def test_not_on_a_weekday_offers_the_nearest_sunday(

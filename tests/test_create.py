@@ -264,6 +264,17 @@ class TestSundayLunch:
         assert monday.status_code == 422
         assert envelope_error(monday)["code"] == "POLICY_VIOLATION"
 
+    async def test_the_menu_on_a_saturday_says_plainly_why_not(
+        self, client: httpx.AsyncClient, key: dict[str, str]
+    ) -> None:
+        response = await client.get(f"{BOOKINGS}/menu/sunday-lunch?date=2026-11-28", headers=key)
+        assert response.status_code == 422
+        error = envelope_error(response)
+        assert (error["code"], error["details"]) == ("POLICY_VIOLATION", {"reason": "NOT_SUNDAY"})
+        assert error["message"] == (
+            "Sunday lunch is served on Sundays only, and Saturday 28 November is not a Sunday."
+        )
+
 
 class TestRefusals:
     @pytest.mark.parametrize(
@@ -309,7 +320,11 @@ class TestRefusals:
             BOOKINGS, json=sunday_body(menu, day="2026-11-28"), headers=key
         )
         assert response.status_code == 422
-        assert "Sundays only" in envelope_error(response)["message"]
+        error = envelope_error(response)
+        assert (error["code"], error["details"]) == ("POLICY_VIOLATION", {"reason": "NOT_SUNDAY"})
+        assert error["message"] == (
+            "Sunday lunch is served on Sundays only, and Saturday 28 November is not a Sunday."
+        )
 
     async def test_no_room(
         self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection

@@ -241,6 +241,61 @@ class TestGuestView:
         assert response.status_code == 200
         assert response.json()["data"]["can_cancel"] is False
 
+    @pytest.mark.parametrize(
+        ("ending", "because"),
+        [
+            ("cancelled", "it has already been cancelled"),
+            ("completed", "it has been marked as completed"),
+            ("no_show", "it has been marked as a no-show"),
+            ("started", "it started at 19:00 on Friday 27 November"),
+        ],
+    )
+    async def test_a_booking_that_cannot_be_cancelled_says_so_and_why(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        clock: FakeClock,
+        ending: str,
+        because: str,
+    ) -> None:
+        made = await create_booking(client, key, regular_body())
+        ref = made["booking_reference"]
+        before = (await client.get(f"{BASE}/{ref}", headers=key)).json()["data"]
+        assert before["can_cancel"] is True
+        assert "free of charge until it starts" in before["cancellation_policy"]["summary"]
+        if ending == "cancelled":
+            assert (await cancel(client, ref, key)).status_code == 200
+        else:
+            clock.set(FRIDAY_1900 + timedelta(minutes=30))
+        if ending in ("completed", "no_show"):
+            marked = await set_status(client, ref, key, ending)
+            assert marked.status_code == 200, marked.text
+            assert marked.json()["data"]["cancellation_policy"]["summary"] == (
+                f"This booking can no longer be cancelled because {because}."
+            )
+        for headers in (key, guest(made["manage_token"])):
+            data = (await client.get(f"{BASE}/{ref}", headers=headers)).json()["data"]
+            assert data["can_cancel"] is False
+            summary = data["cancellation_policy"]["summary"]
+            assert summary == f"This booking can no longer be cancelled because {because}."
+
+    async def test_a_paid_booking_once_cancelled_no_longer_offers_a_refund_in_words(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        menu: dict[str, str],
+        conn: asyncpg.Connection,
+    ) -> None:
+        made = await create_booking(client, key, sunday_body(menu, mains={"Roasted Chicken": 3}))
+        await mark_paid(conn, made["booking_id"])
+        ref, headers = made["booking_reference"], guest(made["manage_token"])
+        assert (await cancel(client, ref, headers)).status_code == 200
+        data = (await client.get(f"{BASE}/{ref}", headers=headers)).json()["data"]
+        assert (data["status"], data["can_cancel"]) == ("cancelled", False)
+        assert data["cancellation_policy"]["summary"] == (
+            "This booking can no longer be cancelled because it has already been cancelled."
+        )
+
 
 # Guest self-service: changing --------------------------------------------------------------------
 
@@ -822,6 +877,38 @@ class TestStaffStatus:
             "select no_show_count from customers where id = $1", row["customer_id"]
         )
         assert count == 1
+
+    async def test_completed_before_the_start_is_refused_like_a_no_show(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        make_staff: Any,
+        clock: FakeClock,
+        conn: asyncpg.Connection,
+    ) -> None:
+        made = await create_booking(client, key, regular_body())
+        ref, staff = made["booking_reference"], await make_staff("staff")
+        clock.set(FRIDAY_1900 - timedelta(minutes=1))
+        completed = await set_status(client, ref, staff, "completed")
+        by_key = await set_status(client, ref, key, "completed")
+        no_show = await set_status(client, ref, staff, "no_show")
+        for response in (completed, by_key, no_show):
+            assert response.status_code == 422, response.text
+        error = envelope_error(completed)
+        assert error == envelope_error(by_key)
+        assert error["code"] == envelope_error(no_show)["code"] == "POLICY_VIOLATION"
+        assert error["details"] == envelope_error(no_show)["details"] == {"reason": "NOT_STARTED"}
+        assert error["message"] == "A booking can be marked completed only after it starts (19:00)."
+        row = await booking_row(conn, made["booking_id"])
+        assert (row["status"], row["completed_at"]) == ("confirmed", None)
+        refused = await audits(conn, "table_booking.status_refused")
+        assert [r["additional_info"]["error_code"] for r in refused] == ["POLICY_VIOLATION"] * 3
+        assert await audits(conn, "table_booking.status_changed") == []
+        # From the start time on, it can be marked completed.
+        clock.set(FRIDAY_1900)
+        response = await set_status(client, ref, staff, "completed")
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["status"] == "completed"
 
     async def test_completed_from_confirmed_by_a_manage_key(
         self,

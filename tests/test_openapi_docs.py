@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ import jsonschema_rs
 import pytest
 
 from app import errors, openapi_docs
-from tests.conftest import create_booking, regular_body, sunday_body
+from tests.conftest import FakeClock, create_booking, regular_body, sunday_body
 
 CRON = {"Authorization": "Bearer test-cron-secret-0123456789"}
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -233,14 +234,19 @@ class TestRealResponsesMatchTheDocument:
     """Real answers of the service, checked strictly against the documented schema."""
 
     async def test_bookings_end_to_end(
-        self, client: httpx.AsyncClient, key: dict[str, str], menu: dict[str, str]
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        menu: dict[str, str],
+        clock: FakeClock,
     ) -> None:
         document = await _document(client)
         regular = await create_booking(client, key, regular_body(special_requirements="Quiet"))
         sunday = await create_booking(client, key, sunday_body(menu, phone="07911 100002"))
         ref, sun = regular["booking_reference"], sunday["booking_reference"]
         guest = {"X-Booking-Token": regular["manage_token"]}
-        calls: list[tuple[str, str, str, dict[str, str], Any]] = [
+        # A datetime in the list moves the app's clock there for the calls after it.
+        calls: list[tuple[str, str, str, dict[str, str], Any] | datetime] = [
             ("GET", "/api/table-bookings/availability", "?date=2026-11-27&party_size=4", key, None),
             ("GET", "/api/table-bookings/availability", "?date=2026-11-30", key, None),
             ("GET", "/api/table-bookings/menu/sunday-lunch", "?date=2026-11-29", key, None),
@@ -259,6 +265,8 @@ class TestRealResponsesMatchTheDocument:
             ("POST", "/api/table-bookings/{reference}/payment", "#sunday", key, None),
             ("POST", "/api/table-bookings/{reference}/cancel", "#sunday", key, {"reason": "x"}),
             ("POST", "/api/table-bookings/{reference}/cancel", "#sunday", key, None),
+            # After the regular booking's start (Friday 19:30): it can be marked completed.
+            datetime(2026, 11, 27, 21, 45, tzinfo=UTC),
             ("POST", "/api/table-bookings/{reference}/status", "", key, {"status": "completed"}),
             ("GET", "/api/table-bookings/{reference}", "", {}, None),
             ("GET", "/api/table-bookings/{reference}", "#unknown", key, None),
@@ -273,7 +281,12 @@ class TestRealResponsesMatchTheDocument:
         ]
         problems: list[str] = []
         seen: set[int] = set()
-        for method, template, suffix, headers, body in calls:
+        answered: set[tuple[str, str, int]] = set()
+        for call in calls:
+            if isinstance(call, datetime):
+                clock.set(call)
+                continue
+            method, template, suffix, headers, body = call
             reference = {"#sunday": sun, "#unknown": "TB-00000000"}.get(suffix, ref)
             url = template.replace("{reference}", reference) + (
                 suffix if suffix.startswith("?") else ""
@@ -281,6 +294,7 @@ class TestRealResponsesMatchTheDocument:
             accept = {"Accept": "application/json"}
             response = await client.request(method, url, headers={**headers, **accept}, json=body)
             seen.add(response.status_code)
+            answered.add((method, template, response.status_code))
             path = template.split("?")[0]
             documented = document["paths"][path][method.lower()]["responses"]
             where = f"{method} {url} -> {response.status_code}"
@@ -292,6 +306,9 @@ class TestRealResponsesMatchTheDocument:
             problems += [f"{where}: {p}" for p in _problems(validator, response.json())]
         assert problems == []
         assert {200, 201, 400, 401, 404, 409, 422, 503} <= seen
+        # Both answers of the status change were checked: too early, then a success.
+        status = "/api/table-bookings/{reference}/status"
+        assert {("POST", status, 422), ("POST", status, 200)} <= answered
 
     async def test_metrics_and_twilio_inbound_content_types(
         self, client: httpx.AsyncClient

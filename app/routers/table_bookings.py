@@ -364,7 +364,7 @@ async def set_status(
     actor: Annotated[Actor, Depends(acting(key_scope=MANAGE, staff_action="edit"))],
     request: StatusRequest,
 ) -> dict[str, Any]:
-    """Staff: the guests came and went (`completed`), or never came (`no_show`, after the start)."""
+    """Staff, after the start: the guests came (`completed`) or never came (`no_show`)."""
     data = await bookings.set_status(
         db, reference=reference, status=request.status, actor=actor, client=client, now=now
     )

@@ -23,7 +23,7 @@ from app.schemas import CreateBookingRequest, UpdateBookingRequest
 from app.services import api_keys, phones, tokens
 from app.services.actors import Actor, ClientInfo
 from app.services.api_keys import ApiKeyCaller
-from app.services.refunds import RefundTerms, describe_cancellation_policy
+from app.services.refunds import RefundTerms, describe_cancellation_policy, why_not_cancellable
 
 logger = logging.getLogger("app.bookings")
 
@@ -348,7 +348,6 @@ async def list_bookings(
 def _with_policy(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Add what a guest needs to decide: can it still be cancelled or changed, and at what cost."""
     starts_at = datetime.fromisoformat(detail["starts_at"])
-    open_status = detail["status"] in ("confirmed", "pending_payment")
     paid = Decimal(detail.pop("refund_if_cancelled_now")["paid_amount"])
     terms = RefundTerms.from_json(detail.pop("refund_policy"))
     payment = detail.get("payment") or {}
@@ -356,10 +355,14 @@ def _with_policy(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
     held_out = (
         detail["status"] == "pending_payment" and hold and datetime.fromisoformat(hold) <= now
     )
-    detail["can_cancel"] = open_status and starts_at > now
+    # One rule for the flag and the words: the summary never offers a cancellation that
+    # can_cancel refuses.
+    detail["can_cancel"] = (
+        why_not_cancellable(detail["status"], starts_at=starts_at, now=now) is None
+    )
     detail["can_modify"] = detail["can_cancel"] and not held_out
     detail["cancellation_policy"] = describe_cancellation_policy(
-        terms, paid=paid, starts_at=starts_at, now=now
+        terms, paid=paid, starts_at=starts_at, now=now, status=detail["status"]
     )
     return detail
 

@@ -68,14 +68,39 @@ def _when(at: datetime) -> str:
     return f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"
 
 
+#: Statuses a booking can still be cancelled from (until it starts).
+OPEN_STATUSES = ("confirmed", "pending_payment")
+_CLOSED_BECAUSE = {
+    "cancelled": "it has already been cancelled",
+    "completed": "it has been marked as completed",
+    "no_show": "it has been marked as a no-show",
+}
+
+
+def why_not_cancellable(status: str, *, starts_at: datetime, now: datetime) -> str | None:
+    """Why a booking with this status can no longer be cancelled at ``now``; None if it can."""
+    if status not in OPEN_STATUSES:
+        return _CLOSED_BECAUSE.get(status, f"it is {status.replace('_', ' ')}")
+    if starts_at <= now:
+        return f"it started at {_when(starts_at)}"
+    return None
+
+
 def describe_cancellation_policy(
-    terms: RefundTerms, *, paid: Decimal, starts_at: datetime, now: datetime
+    terms: RefundTerms, *, paid: Decimal, starts_at: datetime, now: datetime, status: str
 ) -> dict[str, Any]:
-    """The policy as dates (London time) and one paragraph a guest can read."""
+    """The policy as dates (London time) and one paragraph a guest can read.
+
+    Once the booking can no longer be cancelled (see ``why_not_cancellable``), the paragraph
+    says so and why, instead of the terms it can no longer use.
+    """
     full_until = starts_at - timedelta(hours=terms.full_refund_hours)
     partial_until = starts_at - timedelta(hours=terms.partial_refund_hours)
     refund_now = refund_for_cancellation(terms, paid=paid, starts_at=starts_at, now=now)
-    if paid <= 0:
+    closed_because = why_not_cancellable(status, starts_at=starts_at, now=now)
+    if closed_because is not None:
+        summary = f"This booking can no longer be cancelled because {closed_because}."
+    elif paid <= 0:
         summary = (
             "Nothing has been paid for this booking, so you can cancel it free of charge "
             "until it starts."

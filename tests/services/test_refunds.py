@@ -15,6 +15,7 @@ from app.services.refunds import (
     RefundTerms,
     describe_cancellation_policy,
     refund_for_cancellation,
+    why_not_cancellable,
 )
 
 SUNDAY_LUNCH = RefundTerms(48, 24, 50, Decimal("0.00"))
@@ -82,7 +83,11 @@ class TestTiers:
         )
         assert (on_time.percentage, late.percentage) == (100, 50)
         policy = describe_cancellation_policy(
-            SUNDAY_LUNCH, paid=Decimal("10.00"), starts_at=start, now=start - timedelta(days=5)
+            SUNDAY_LUNCH,
+            paid=Decimal("10.00"),
+            starts_at=start,
+            now=start - timedelta(days=5),
+            status="confirmed",
         )
         assert policy["full_refund_until"] == "2027-03-26T12:00:00+00:00"
         assert policy["partial_refund_until"] == "2027-03-27T12:00:00+00:00"
@@ -122,6 +127,7 @@ class TestWords:
             paid=Decimal("15.00"),
             starts_at=START,
             now=START - timedelta(days=5),
+            status="confirmed",
         )
         assert policy == {
             "full_refund_until": "2026-12-04T13:00:00+00:00",
@@ -140,9 +146,51 @@ class TestWords:
             paid=Decimal("0.00"),
             starts_at=START,
             now=START - timedelta(days=1),
+            status="pending_payment",
         )
         assert policy["summary"].startswith("Nothing has been paid")
         assert policy["partial_refund_until"] is None
+
+    def test_a_booking_that_can_no_longer_be_cancelled_says_why(self) -> None:
+        cases = [
+            ("cancelled", START - timedelta(days=5), "it has already been cancelled"),
+            ("completed", START + timedelta(hours=2), "it has been marked as completed"),
+            ("no_show", START + timedelta(minutes=30), "it has been marked as a no-show"),
+            ("confirmed", START, "it started at 13:00 on Sunday 6 December"),
+            (
+                "pending_payment",
+                START + timedelta(days=1),
+                "it started at 13:00 on Sunday 6 December",
+            ),
+        ]
+        for status, now, because in cases:
+            for paid in (Decimal("0.00"), Decimal("15.00")):
+                policy = describe_cancellation_policy(
+                    SUNDAY_LUNCH, paid=paid, starts_at=START, now=now, status=status
+                )
+                assert policy["summary"] == (
+                    f"This booking can no longer be cancelled because {because}."
+                ), (status, paid)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        terms,
+        money,
+        offsets,
+        st.sampled_from(["pending_payment", "confirmed", "cancelled", "no_show", "completed"]),
+    )
+    def test_the_words_never_offer_a_cancellation_that_is_not_possible(
+        self, t: RefundTerms, paid: Decimal, offset: int, status: str
+    ) -> None:
+        now = START - timedelta(seconds=offset)
+        open_ = status in ("pending_payment", "confirmed") and now < START
+        assert (why_not_cancellable(status, starts_at=START, now=now) is None) is open_
+        summary = describe_cancellation_policy(
+            t, paid=paid, starts_at=START, now=now, status=status
+        )["summary"]
+        assert summary.startswith("This booking can no longer be cancelled") is not open_
+        if not open_:
+            assert "free of charge" not in summary and "refund" not in summary
 
 
 async def test_sql_and_python_agree(conn: asyncpg.Connection) -> None:
