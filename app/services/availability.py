@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -34,13 +35,14 @@ async def check_availability_for_key(
     party_size: int,
     booking_type: BookingType,
     now: datetime,
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+) -> tuple[dict[str, Any] | None, str]:
     """The key check, its rate counting and the availability in one round trip: ``(auth, data)``.
 
-    ``auth`` is what ``api_key_authenticate`` returns (None for no such key); ``data`` is None
-    when there is no key or a limit refused the request.
+    ``auth`` is what ``api_key_authenticate`` returns (None for no such key). ``data`` is the
+    availability as JSON text, built by the database and sent on as it is (``"null"`` when there
+    is no key or a limit refused the request).
     """
-    result: dict[str, Any] = await db.rpc(
+    answer: str = await db.rpc(
         "table_booking_availability_for_key",
         {
             "p_key_hash": key_hash,
@@ -51,7 +53,8 @@ async def check_availability_for_key(
             "p_booking_type": booking_type,
         },
     )
-    return result["auth"], result["data"]
+    auth, _, data = answer.partition("\n")
+    return json.loads(auth), data
 
 
 async def sunday_lunch_menu(db: Database, *, day: date, now: datetime) -> dict[str, Any]:

@@ -578,11 +578,14 @@ begin
 end
 $$;
 
--- GET /api/table-bookings/availability in one round trip: {auth, data}. auth is what
--- api_key_authenticate returns (null: no such key, and no data); data is
--- table_booking_availability's, or null when a limit refused the request. The scope is judged
--- by the service from auth.permissions. The availability is computed before the counters are
--- written, so the key's counter row is locked only for the end of the transaction.
+-- GET /api/table-bookings/availability in one round trip. The answer is two JSON texts on two
+-- lines: auth, what api_key_authenticate returns (null: no such key, and no data), then data,
+-- table_booking_availability's (null when there is no key or a limit refused the request). The
+-- service parses the first line and sends the second on as it is, inside its envelope. The
+-- scope is judged by the service from auth.permissions. The availability is computed before the
+-- counters are written, so the key's counter rows are locked only for the end of the
+-- transaction.
+-- (Its answer changed type while this migration was written: jsonb, json, text.)
 drop function if exists public.table_booking_availability_for_key(
   text, timestamptz, jsonb, date, integer, public.table_booking_type);
 create or replace function public.table_booking_availability_for_key(
@@ -592,7 +595,7 @@ create or replace function public.table_booking_availability_for_key(
   p_date date,
   p_party_size integer,
   p_booking_type public.table_booking_type
-) returns json
+) returns text
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
   k public.api_keys;
@@ -601,14 +604,15 @@ declare
 begin
   k := public.tb_key_lookup(p_key_hash, p_now);
   if k.id is null then
-    return json_build_object('auth', null, 'data', null);
+    return 'null' || chr(10) || 'null';
   end if;
   v_data := public.tb_availability_json(p_date, p_party_size, p_booking_type, p_now);
   perform set_config('synchronous_commit', 'off', true);
   v_auth := public.tb_key_count(k, p_now, p_limits);
-  return json_build_object(
-    'auth', v_auth,
-    'data', case when jsonb_typeof(v_auth -> 'limited') = 'null' then v_data end);
+  -- jsonb's text has no raw line break (JSON strings escape theirs), so the first line is auth.
+  return v_auth::text || chr(10)
+         || case when jsonb_typeof(v_auth -> 'limited') = 'null' then v_data::text
+                 else 'null' end;
 end
 $$;
 
