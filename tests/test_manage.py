@@ -295,6 +295,9 @@ class TestGuestView:
         assert data["cancellation_policy"]["summary"] == (
             "This booking can no longer be cancelled because it has already been cancelled."
         )
+        # Nor in figures: cancelling again would refund nothing.
+        policy = data["cancellation_policy"]
+        assert (policy["refund_percentage_now"], policy["refund_amount_now"]) == (0, "0.00")
 
 
 # Guest self-service: changing --------------------------------------------------------------------

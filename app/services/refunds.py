@@ -129,7 +129,8 @@ def describe_cancellation_policy(
         if terms.partial_refund_percentage > 0
         else None,
         "partial_refund_percentage": terms.partial_refund_percentage,
-        "refund_percentage_now": refund_now.percentage,
-        "refund_amount_now": f"{refund_now.amount:.2f}",
+        # What cancelling now would refund: nothing, once it cannot be cancelled.
+        "refund_percentage_now": 0 if closed_because else refund_now.percentage,
+        "refund_amount_now": "0.00" if closed_because else f"{refund_now.amount:.2f}",
         "summary": summary,
     }
