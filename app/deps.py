@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.config import Settings
 from app.db.port import Database
@@ -75,38 +74,9 @@ Now = Annotated[datetime, Depends(get_now)]
 Client = Annotated[ClientInfo, Depends(client_info)]
 StaffVerifier = Annotated[StaffTokenVerifier, Depends(get_staff_verifier)]
 
-# auto_error=False: a missing credential is answered by us, in the envelope, not by FastAPI.
-api_key_header = APIKeyHeader(
-    name="X-API-Key",
-    scheme_name="ApiKey",
-    description="An API key `anch_...` issued by the pub.",
-    auto_error=False,
-)
-bearer = HTTPBearer(
-    scheme_name="Bearer",
-    description="`Authorization: Bearer anch_...` (an API key) or a staff member's Supabase "
-    "access token.",
-    auto_error=False,
-)
-booking_token_header = APIKeyHeader(
-    name="X-Booking-Token",
-    scheme_name="BookingToken",
-    description="The guest's manage token, returned when the booking was made.",
-    auto_error=False,
-)
-
-ApiKeyHeaderValue = Annotated[str | None, Depends(api_key_header)]
-BearerValue = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-def _presented_key(
-    x_api_key: str | None, authorization: HTTPAuthorizationCredentials | None
-) -> str | None:
-    if x_api_key:
-        return x_api_key
-    if authorization is not None and authorization.credentials.startswith(api_keys.KEY_PREFIX):
-        return authorization.credentials
-    return None
+# Credentials are read from the headers by the functions below, not declared as FastAPI security
+# dependencies: app.openapi_docs documents each operation's security, and a missing credential is
+# answered by us, in the envelope.
 
 
 async def _authenticate_key(
@@ -157,12 +127,9 @@ async def staff_actor(
     return Actor(kind="staff", id=staff.user_id, email=staff.email)
 
 
-async def presented_api_key(x_api_key: ApiKeyHeaderValue, authorization: BearerValue) -> str:
+async def presented_api_key(request: Request) -> str:
     """The API key presented as ``X-API-Key`` (preferred) or ``Authorization: Bearer anch_...``."""
-    raw = _presented_key(x_api_key, authorization)
-    if not raw:
-        raise Unauthorized("Send an API key in X-API-Key or as Authorization: Bearer anch_...")
-    return raw
+    return presented_key_of(request)
 
 
 PresentedKey = Annotated[str, Depends(presented_api_key)]
@@ -212,49 +179,43 @@ def acting(
         db: Database,
         now: datetime,
         verifier: StaffTokenVerifier,
-        x_api_key: str | None,
-        authorization: HTTPAuthorizationCredentials | None,
         guest_token: str | None,
     ) -> Actor:
         if guest_token:
             if len(guest_token) > 256:
                 raise Unauthorized("That booking link is not valid.")
             return Actor(kind="guest", token_hash=tokens.hash_token(guest_token))
-        raw_key = _presented_key(x_api_key, authorization)
+        raw_key = api_key_of(request)
         if raw_key:
             caller = await _authenticate_key(request, db, now, raw_key, ())
             api_keys.require(caller, key_scope)
             return Actor(kind="api_key", id=caller.key_id, name=caller.name)
-        if authorization is not None:
-            return await staff_actor(db, verifier, authorization.credentials, staff_action)
+        credentials = bearer_of(request)
+        if credentials is not None:
+            return await staff_actor(db, verifier, credentials, staff_action)
         what = "the booking's token, an API key" if guest else "an API key"
         raise Unauthorized(f"Send {what} or a staff sign-in token.")
 
-    # Two signatures, so the OpenAPI document offers the guest token only where it works.
+    # Two signatures, so only the guest routes take the ``token`` query parameter.
     async def with_guest(
         request: Request,
         db: Db,
         now: Now,
         verifier: StaffVerifier,
-        x_api_key: ApiKeyHeaderValue,
-        authorization: BearerValue,
-        x_booking_token: Annotated[str | None, Depends(booking_token_header)],
         token: Annotated[
             str | None, Query(description="The guest's manage token (instead of the header).")
         ] = None,
     ) -> Actor:
-        guest_token = x_booking_token or token
-        return await resolve(request, db, now, verifier, x_api_key, authorization, guest_token)
+        guest_token = request.headers.get("x-booking-token") or token
+        return await resolve(request, db, now, verifier, guest_token)
 
     async def without_guest(
         request: Request,
         db: Db,
         now: Now,
         verifier: StaffVerifier,
-        x_api_key: ApiKeyHeaderValue,
-        authorization: BearerValue,
     ) -> Actor:
-        return await resolve(request, db, now, verifier, x_api_key, authorization, None)
+        return await resolve(request, db, now, verifier, None)
 
     dependency = with_guest if guest else without_guest
     dependency.__name__ = f"acting_{staff_action}"

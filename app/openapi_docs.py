@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.config import Settings
+
 Example = dict[str, Any]  # an OpenAPI Example Object: {"summary": ..., "value": ...}
 
 # Security --------------------------------------------------------------------------------------
@@ -228,6 +230,32 @@ def unavailable(*extra: tuple[str, dict[str, Any]]) -> Response:
     )
 
 
+def too_large() -> Response:
+    limit = Settings.model_fields["max_body_bytes"].default
+    return failure(
+        f"The body is over `MAX_BODY_BYTES` ({limit // 1024} KiB by default).",
+        (
+            "the body is too large",
+            error(
+                "PAYLOAD_TOO_LARGE",
+                f"The request body is larger than {limit} bytes.",
+                {"max_bytes": limit},
+            ),
+        ),
+    )
+
+
+TWILIO_UNSIGNED = (
+    "the signature is missing or does not match (or no TWILIO_AUTH_TOKEN is set)",
+    error("UNAUTHORIZED", "The Twilio signature does not match this request."),
+)
+
+
+def staff_unavailable() -> Response:
+    """503 of a route staff may call: the database, or the staff sign-in check, is down."""
+    return unavailable(("the staff sign-in cannot be checked", STAFF_CHECK_DOWN))
+
+
 def invalid(*cases: tuple[str, dict[str, Any]]) -> Response:
     return failure("The request is malformed; `details` names the fields.", *cases)
 
@@ -271,6 +299,7 @@ SUNDAY_ID = "b3ebe998-a8af-4b0b-86ff-40775a7de121"
 CHICKEN = "5d6be88b-c14d-4be3-a674-2550d837fc50"
 WELLINGTON = "e953822c-9475-47b6-91ff-ae86fb870fe2"
 TOKEN = "xaDb1pSGT1UEMCzQVwnl9aWi7vdEelrumkIlVrhoKOc"  # noqa: S105 (an example)
+GUEST_TOKEN_PARAMETER = {"guest": example("the guest's manage token", TOKEN)}
 
 AVAILABILITY = {
     "date": "2026-11-27",
@@ -913,17 +942,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                     ),
                 ),
             ),
-            413: failure(
-                "The body is over `MAX_BODY_BYTES` (64 KiB by default).",
-                (
-                    "the body is too large",
-                    error(
-                        "PAYLOAD_TOO_LARGE",
-                        "The request body is larger than 65536 bytes.",
-                        {"max_bytes": 65536},
-                    ),
-                ),
-            ),
+            413: too_large(),
             422: failure(
                 "The pub's booking rules refuse it; `details.reason` says which.",
                 (
@@ -1060,7 +1079,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 ("the staff role lacks `table_bookings:view`", role_lacks("view")),
             ),
             429: key_rate_limited(),
-            503: unavailable(("the staff sign-in cannot be checked", STAFF_CHECK_DOWN)),
+            503: staff_unavailable(),
         },
     ),
     ("GET", "/api/table-bookings/{reference}"): Operation(
@@ -1074,7 +1093,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         security=GUEST_KEY_OR_STAFF,
         parameters={
             "reference": {"booking": example("a booking reference", REF)},
-            "token": {"guest": example("the guest's manage token", TOKEN)},
+            "token": GUEST_TOKEN_PARAMETER,
         },
         responses={
             200: Response(
@@ -1099,7 +1118,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             ),
             404: not_found(),
             429: key_rate_limited(),
-            503: unavailable(("the staff sign-in cannot be checked", STAFF_CHECK_DOWN)),
+            503: staff_unavailable(),
         },
     ),
     ("PATCH", "/api/table-bookings/{reference}"): Operation(
@@ -1115,7 +1134,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         security=GUEST_KEY_OR_STAFF,
         parameters={
             "reference": {"booking": example("a booking reference", REF)},
-            "token": {"guest": example("the guest's manage token", TOKEN)},
+            "token": GUEST_TOKEN_PARAMETER,
         },
         body={
             "move": example("a later time, one more guest", {"time": "19:30", "party_size": 5}),
@@ -1177,17 +1196,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                     ),
                 ),
             ),
-            413: failure(
-                "The body is over `MAX_BODY_BYTES`.",
-                (
-                    "the body is too large",
-                    error(
-                        "PAYLOAD_TOO_LARGE",
-                        "The request body is larger than 65536 bytes.",
-                        {"max_bytes": 65536},
-                    ),
-                ),
-            ),
+            413: too_large(),
             422: failure(
                 "The pub's booking rules refuse the change; `details.reason` says which.",
                 (
@@ -1211,7 +1220,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 ),
             ),
             429: key_rate_limited(),
-            503: unavailable(("the staff sign-in cannot be checked", STAFF_CHECK_DOWN)),
+            503: staff_unavailable(),
         },
     ),
     ("POST", "/api/table-bookings/{reference}/cancel"): Operation(
@@ -1227,7 +1236,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         security=GUEST_KEY_OR_STAFF,
         parameters={
             "reference": {"booking": example("a booking reference", SUNDAY_REF)},
-            "token": {"guest": example("the guest's manage token", TOKEN)},
+            "token": GUEST_TOKEN_PARAMETER,
         },
         body={
             "reason": example("with a reason", {"reason": "Plans changed"}),
@@ -1331,19 +1340,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                     ),
                 ),
             ),
-            413: failure(
-                "The body is over `MAX_BODY_BYTES`.",
-                (
-                    "the body is too large",
-                    error(
-                        "PAYLOAD_TOO_LARGE",
-                        "The request body is larger than 65536 bytes.",
-                        {"max_bytes": 65536},
-                    ),
-                ),
-            ),
+            413: too_large(),
             429: key_rate_limited(),
-            503: unavailable(("the staff sign-in cannot be checked", STAFF_CHECK_DOWN)),
+            503: staff_unavailable(),
         },
     ),
     ("POST", "/api/table-bookings/{reference}/status"): Operation(
@@ -1401,17 +1400,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                     ),
                 ),
             ),
-            413: failure(
-                "The body is over `MAX_BODY_BYTES`.",
-                (
-                    "the body is too large",
-                    error(
-                        "PAYLOAD_TOO_LARGE",
-                        "The request body is larger than 65536 bytes.",
-                        {"max_bytes": 65536},
-                    ),
-                ),
-            ),
+            413: too_large(),
             422: failure(
                 "Too early: the booking has not started yet.",
                 (
@@ -1432,7 +1421,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 ),
             ),
             429: key_rate_limited(),
-            503: unavailable(("the staff sign-in cannot be checked", STAFF_CHECK_DOWN)),
+            503: staff_unavailable(),
         },
     ),
     ("POST", "/api/table-bookings/{reference}/payment"): Operation(
@@ -1446,7 +1435,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         security=GUEST_KEY_OR_STAFF,
         parameters={
             "reference": {"booking": example("a Sunday lunch reference", SUNDAY_REF)},
-            "token": {"guest": example("the guest's manage token", TOKEN)},
+            "token": GUEST_TOKEN_PARAMETER,
         },
         responses={
             200: Response(
@@ -1850,23 +1839,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                     "unknown": example("another message", ok({"received": True, "known": False})),
                 },
             ),
-            401: unauthorized(
-                (
-                    "the signature is missing or does not match (or no TWILIO_AUTH_TOKEN is set)",
-                    error("UNAUTHORIZED", "The Twilio signature does not match this request."),
-                )
-            ),
-            413: failure(
-                "The body is over `MAX_BODY_BYTES`.",
-                (
-                    "the body is too large",
-                    error(
-                        "PAYLOAD_TOO_LARGE",
-                        "The request body is larger than 65536 bytes.",
-                        {"max_bytes": 65536},
-                    ),
-                ),
-            ),
+            401: unauthorized(TWILIO_UNSIGNED),
+            413: too_large(),
             503: unavailable(),
         },
     ),
@@ -1901,23 +1875,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 media_type="text/xml",
                 schema={"type": "string"},
             ),
-            401: unauthorized(
-                (
-                    "the signature is missing or does not match (or no TWILIO_AUTH_TOKEN is set)",
-                    error("UNAUTHORIZED", "The Twilio signature does not match this request."),
-                )
-            ),
-            413: failure(
-                "The body is over `MAX_BODY_BYTES`.",
-                (
-                    "the body is too large",
-                    error(
-                        "PAYLOAD_TOO_LARGE",
-                        "The request body is larger than 65536 bytes.",
-                        {"max_bytes": 65536},
-                    ),
-                ),
-            ),
+            401: unauthorized(TWILIO_UNSIGNED),
+            413: too_large(),
             503: unavailable(),
         },
     ),
@@ -1988,17 +1947,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                     error("UNAUTHORIZED", "PayPal webhooks are not configured here."),
                 ),
             ),
-            413: failure(
-                "The body is over `MAX_BODY_BYTES`.",
-                (
-                    "the body is too large",
-                    error(
-                        "PAYLOAD_TOO_LARGE",
-                        "The request body is larger than 65536 bytes.",
-                        {"max_bytes": 65536},
-                    ),
-                ),
-            ),
+            413: too_large(),
             503: unavailable(
                 (
                     "the event cannot be handled yet (PayPal will deliver it again)",

@@ -11,21 +11,6 @@ from app.db.port import Database
 BookingType = Literal["regular", "sunday_lunch"]
 
 
-async def check_availability(
-    db: Database, *, day: date, party_size: int, booking_type: BookingType, now: datetime
-) -> dict[str, Any]:
-    result: dict[str, Any] = await db.rpc(
-        "table_booking_availability",
-        {
-            "p_date": day.isoformat(),
-            "p_party_size": party_size,
-            "p_booking_type": booking_type,
-            "p_now": now.isoformat(),
-        },
-    )
-    return result
-
-
 async def check_availability_for_key(
     db: Database,
     *,

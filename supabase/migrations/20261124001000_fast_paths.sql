@@ -118,6 +118,14 @@ language sql stable security definer set search_path = public, pg_temp as $$
   from public.tb_day_hours(p_date) h
 $$;
 
+-- Why Sunday lunch cannot be had on a day that is not a Sunday, in words, for the booking policy
+-- (tb_day_refusal_for) and the menu (sunday_lunch_menu) alike.
+create or replace function public.tb_not_sunday_message(p_date date) returns text
+language sql immutable set search_path = public, pg_temp as $$
+  select format('Sunday lunch is served on Sundays only, and %s is not a Sunday.',
+                public.tb_day_words(p_date))
+$$;
+
 -- Why a whole day cannot be booked for this party and type (the rules of tb_day_refusal, whose
 -- body moved here), given the configuration and the day's hours the caller has read.
 create or replace function public.tb_day_refusal_for(
@@ -146,8 +154,7 @@ begin
   end if;
   if p_booking_type = 'sunday_lunch' and extract(dow from p_date) <> 0 then
     reason := 'NOT_SUNDAY';
-    message := format('Sunday lunch is served on Sundays only; %s is a %s.',
-                      public.tb_day_words(p_date), trim(to_char(p_date, 'Day')));
+    message := public.tb_not_sunday_message(p_date);
     return;
   end if;
   -- Yesterday's service day is not over while its kitchen, open past midnight, still serves;
@@ -717,3 +724,4 @@ grant execute on function public.table_booking_create_for_key(text, timestamptz,
   to service_role;
 revoke execute on function public.tb_availability_json(
   date, integer, public.table_booking_type, timestamptz) from public, anon, authenticated;
+revoke execute on function public.tb_not_sunday_message(date) from public, anon, authenticated;

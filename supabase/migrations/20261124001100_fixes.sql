@@ -4,86 +4,13 @@
 --    started (API.md: "completed or no_show (after the start time)"). Marked completed before
 --    its start, it gets the 422 POLICY_VIOLATION, {"reason": "NOT_STARTED"}, of a no-show.
 -- 2. Sunday lunch on another day is refused in plain words ("Sunday lunch is served on Sundays
---    only, and Saturday 28 November is not a Sunday.") by the booking policy
---    (tb_day_refusal_for) and the menu (sunday_lunch_menu), instead of "...; Saturday 28
---    November is a Saturday."
+--    only, and Saturday 28 November is not a Sunday.", tb_not_sunday_message, which the booking
+--    policy tb_day_refusal_for in 20261124001000 also uses) by the menu (sunday_lunch_menu),
+--    instead of "...; Saturday 28 November is a Saturday."
 --
 -- Each function is the latest definition (in file order) with only that change.
 
--- From 20261124001000_fast_paths.sql: the NOT_SUNDAY message.
-create or replace function public.tb_day_refusal_for(
-  p_booking_type public.table_booking_type,
-  p_date date,
-  p_party_size integer,
-  p_now timestamptz,
-  p_override boolean,
-  cfg jsonb,
-  h public.tb_hours,
-  out reason text,
-  out message text
-)
-language plpgsql stable security definer set search_path = public, pg_temp as $$
-declare
-  pol public.booking_policies;
-  v_today date := (p_now at time zone 'Europe/London')::date;
-  v_cutoff timestamptz;
-begin
-  select * into pol from public.booking_policies where booking_type = p_booking_type;
-  if p_party_size > coalesce(pol.max_party_size, 20) then
-    reason := 'PARTY_TOO_LARGE';
-    message := format('We take bookings online for up to %s guests. For a larger party please '
-                      'call us on %s.', coalesce(pol.max_party_size, 20), cfg ->> 'contact_phone');
-    return;
-  end if;
-  if p_booking_type = 'sunday_lunch' and extract(dow from p_date) <> 0 then
-    reason := 'NOT_SUNDAY';
-    message := format('Sunday lunch is served on Sundays only, and %s is not a Sunday.',
-                      public.tb_day_words(p_date));
-    return;
-  end if;
-  -- Yesterday's service day is not over while its kitchen, open past midnight, still serves;
-  -- its individual times are then judged one by one (tb_time_refusal).
-  if p_date < v_today - 1 or (p_date = v_today - 1 and not coalesce(h.overnight, false)) then
-    reason := 'IN_PAST';
-    message := format('%s has already passed.', public.tb_day_words(p_date));
-    return;
-  end if;
-  if p_date > v_today + coalesce(pol.max_advance_days, 56) then
-    reason := 'TOO_FAR';
-    message := format('Bookings open %s days ahead: the latest date you can book today is %s.',
-                      coalesce(pol.max_advance_days, 56),
-                      public.tb_day_words(v_today + coalesce(pol.max_advance_days, 56)));
-    return;
-  end if;
-  if p_booking_type = 'sunday_lunch' and not p_override then
-    v_cutoff := ((p_date - 1) + (cfg ->> 'sunday_lunch_cutoff_time')::time)
-                at time zone 'Europe/London';
-    if p_now >= v_cutoff then
-      reason := 'CUT_OFF';
-      message := format('Sunday lunch for %s had to be booked by %s on Saturday %s, so that '
-                        'the kitchen can prepare your roasts.',
-                        public.tb_day_words(p_date),
-                        lower(to_char((cfg ->> 'sunday_lunch_cutoff_time')::time, 'FMHH12:MIam')),
-                        to_char(p_date - 1, 'FMDD FMMonth'));
-      return;
-    end if;
-  end if;
-  if not h.pub_open then
-    reason := 'CLOSED';
-    message := format('The Anchor is closed on %s.%s', public.tb_day_words(p_date),
-                      coalesce(' ' || rtrim(h.note, '.') || '.', ''));
-    return;
-  end if;
-  if not h.kitchen_open then
-    reason := 'KITCHEN_CLOSED';
-    message := format('The kitchen is closed on %s, so we cannot take table bookings that day.%s',
-                      public.tb_day_words(p_date), coalesce(' ' || rtrim(h.note, '.') || '.', ''));
-    return;
-  end if;
-end
-$$;
-
--- From 20261124000500_booking_reads.sql: the NOT_SUNDAY message.
+-- From 20261124000500_booking_reads.sql: the NOT_SUNDAY message (tb_not_sunday_message).
 create or replace function public.sunday_lunch_menu(p_date date, p_now timestamptz)
 returns jsonb
 language plpgsql stable security definer set search_path = public, pg_temp as $$
@@ -94,8 +21,7 @@ declare
 begin
   if extract(dow from p_date) <> 0 then
     raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
-      detail = format('Sunday lunch is served on Sundays only, and %s is not a Sunday.',
-                      public.tb_day_words(p_date)),
+      detail = public.tb_not_sunday_message(p_date),
       hint = '{"reason": "NOT_SUNDAY"}';
   end if;
   v_cutoff := ((p_date - 1) + (cfg ->> 'sunday_lunch_cutoff_time')::time)
