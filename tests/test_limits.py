@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -110,6 +111,48 @@ class TestPerKeyLimit:
         assert (await client.get(AVAILABILITY, params=FRIDAY, headers=key)).status_code == 200
         assert (await client.get(AVAILABILITY, params=FRIDAY, headers=bearer)).status_code == 200
         assert (await client.get(AVAILABILITY, params=FRIDAY, headers=bearer)).status_code == 429
+
+
+class TestBurstAgainstTheKeyLimit:
+    async def test_a_burst_gets_exactly_the_limit_through(
+        self, settings: Settings, database_url: str, clock: FakeClock, make_key: Any
+    ) -> None:
+        """Parallel requests on parallel connections: each is counted when it draws its number
+        (tb_key_hits), so no more than the limit pass, however many are in flight."""
+        key = await make_key(rate_limit=10)
+        busy_db = await PostgresDatabase.connect(database_url, max_size=8)
+        try:
+            app: FastAPI = create_app(settings, database=busy_db, clock=clock)
+            async with asgi_client(app) as busy:
+                first = await busy.get(AVAILABILITY, params=FRIDAY, headers=key)
+                assert first.status_code == 200
+                burst = await asyncio.gather(
+                    *(busy.get(AVAILABILITY, params=FRIDAY, headers=key) for _ in range(16))
+                )
+        finally:
+            await busy_db.close()
+        statuses = sorted(r.status_code for r in burst)
+        assert statuses == [200] * 9 + [429] * 7
+        remaining = sorted(int(r.headers["X-RateLimit-Remaining"]) for r in burst)
+        assert remaining == [0] * 8 + list(range(1, 9))
+
+    async def test_the_hours_first_requests_in_parallel_start_the_count_at_one(
+        self, settings: Settings, database_url: str, clock: FakeClock, make_key: Any
+    ) -> None:
+        key = await make_key(rate_limit=100)
+        busy_db = await PostgresDatabase.connect(database_url, max_size=8)
+        try:
+            app: FastAPI = create_app(settings, database=busy_db, clock=clock)
+            async with asgi_client(app) as busy:
+                burst = await asyncio.gather(
+                    *(busy.get(AVAILABILITY, params=FRIDAY, headers=key) for _ in range(8))
+                )
+                after = await busy.get(AVAILABILITY, params=FRIDAY, headers=key)
+        finally:
+            await busy_db.close()
+        assert {r.status_code for r in burst} == {200}
+        # However the first requests raced, the hour's count holds all of them.
+        assert limit_headers(after) == ("100", "91", str(NEXT_HOUR))
 
 
 class TestKeyedCreateInOneCall:
