@@ -436,7 +436,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     # Summaries, descriptions, examples, error codes and security of every operation.
-    openapi_docs.apply(schema)
+    openapi_docs.apply(schema, read_by_routes=table_bookings.READ_BY_ROUTES)
     app.openapi_schema = schema
     return schema
 

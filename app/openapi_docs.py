@@ -14,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
 from app.config import Settings
 
 Example = dict[str, Any]  # an OpenAPI Example Object: {"summary": ..., "value": ...}
@@ -1959,12 +1962,37 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 }
 
 
-def apply(schema: dict[str, Any]) -> None:
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The OpenAPI parameters of a query a route validates itself as one model, as FastAPI
+    writes them for a ``Query()`` model."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
+        if "description" in field_schema:
+            parameter["description"] = field_schema["description"]
+        parameter["schema"] = field_schema
+        parameters.append(parameter)
+    return parameters
+
+
+def apply(schema: dict[str, Any], read_by_routes: tuple[type[BaseModel], ...] = ()) -> None:
     """Write the security schemes and every operation's entry into ``schema`` (in place).
 
+    ``read_by_routes``: models of bodies that routes validate themselves (so FastAPI does not
+    know them); their schemas are added to the components, as FastAPI would write them.
     An operation without an entry is left as FastAPI made it; the test suite fails on it.
     """
-    schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    if read_by_routes:
+        _, definitions = models_json_schema(
+            [(model, "validation") for model in read_by_routes],
+            ref_template="#/components/schemas/{model}",
+        )
+        for name, definition in definitions.get("$defs", {}).items():
+            components.setdefault("schemas", {}).setdefault(name, definition)
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             doc = OPERATIONS.get((method.upper(), path))

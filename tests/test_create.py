@@ -385,6 +385,81 @@ class TestRefusals:
         assert envelope_error(response)["code"] == "FORBIDDEN"
 
 
+class TestReadingTheRequest:
+    """The route reads its header and body itself (one pass over the JSON text); what it
+    answers must be what FastAPI answered when it read them."""
+
+    async def test_header_and_body_errors_in_one_answer_and_nothing_booked(
+        self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
+    ) -> None:
+        body = {**regular_body(), "party_size": 0, "surprise": True}
+        response = await client.post(
+            BOOKINGS, json=body, headers={**key, "Idempotency-Key": "k" * 201}
+        )
+        assert response.status_code == 400, response.text
+        error = envelope_error(response)
+        assert error["code"] == "VALIDATION_ERROR"
+        assert [d["field"] for d in error["details"]] == [
+            "header.Idempotency-Key",
+            "party_size",
+            "surprise",
+        ]
+        assert error["message"] == (
+            "The request is not valid: header.Idempotency-Key, party_size, surprise."
+        )
+        assert await conn.fetchval("select count(*) from table_bookings") == 0
+
+    async def test_a_key_of_200_characters_is_taken(
+        self, client: httpx.AsyncClient, key: dict[str, str]
+    ) -> None:
+        headers = {**key, "Idempotency-Key": "k" * 200}
+        response = await client.post(BOOKINGS, json=regular_body(), headers=headers)
+        assert response.status_code == 201, response.text
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            (b"", "Field required"),
+            (b"  ", "Field required"),
+            (b"{not json", "Invalid JSON: key must be a string at line 1 column 2"),
+            (b"[]", "Input should be an object"),
+        ],
+    )
+    async def test_no_body_or_not_an_object(
+        self, client: httpx.AsyncClient, key: dict[str, str], content: bytes, message: str
+    ) -> None:
+        response = await client.post(
+            BOOKINGS, content=content, headers={**key, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, response.text
+        error = envelope_error(response)
+        assert error["details"][0]["field"] == "body"
+        assert error["details"][0]["message"].startswith(message)
+
+    async def test_the_answer_has_every_documented_field_in_order(
+        self, client: httpx.AsyncClient, key: dict[str, str]
+    ) -> None:
+        response = await client.post(BOOKINGS, json=regular_body(), headers=key)
+        assert response.status_code == 201
+        assert response.headers["content-type"] == "application/json"
+        data = response.json()["data"]
+        assert list(data) == [
+            "booking_id",
+            "booking_reference",
+            "status",
+            "booking_type",
+            "date",
+            "time",
+            "party_size",
+            "duration_minutes",
+            "manage_token",
+            "payment_required",
+            "payment_details",
+        ]
+        assert data["payment_details"] is None
+        assert data["payment_required"] is False
+
+
 class TestCustomers:
     async def test_one_customer_whatever_the_format(
         self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection

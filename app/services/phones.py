@@ -15,6 +15,7 @@ from app.errors import ValidationFailed
 
 DEFAULT_REGION = "GB"
 UK_COUNTRY_CODE = 44
+UK_PREFIX = f"+{UK_COUNTRY_CODE}"
 MAX_INPUT_LENGTH = 64
 FIELD = "customer.mobile_number"
 
@@ -94,9 +95,10 @@ def variants_of_normalised(canonical: str) -> list[str]:
     # "00<digits>" is read as "+<digits>") always normalise back; so does the UK national form of
     # a +44 number. Only the bare digits can be read as another number.
     forms = [canonical, digits, "00" + digits]
-    number = phonenumbers.parse(canonical, None)
-    if number.country_code == UK_COUNTRY_CODE:
-        forms.append("0" + phonenumbers.national_significant_number(number))
+    # E.164 is "+", the country code, then the national significant number, and no other
+    # country code begins with 44: the UK national form needs no second parse.
+    if canonical.startswith(UK_PREFIX):
+        forms.append("0" + canonical.removeprefix(UK_PREFIX))
     return [form for form in forms if form != digits or _normalises_to(form, canonical)]
 
 
