@@ -1204,6 +1204,44 @@ class TestCancellation:
         assert recorded[(MANAGER, "staff_cancelled")]["subject"].startswith("Booking cancelled")
 
 
+class TestChanges:
+    async def test_an_allergy_added_alone_is_announced_to_guest_and_staff(
+        self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
+    ) -> None:
+        made = await create_booking(client, key, with_email(regular_body()))
+        await run_worker(client)
+        reference, token = made["booking_reference"], made["manage_token"]
+        response = await client.patch(
+            f"{BOOKINGS}/{reference}",
+            json={"allergies": ["sesame"]},
+            headers={"X-Booking-Token": token},
+        )
+        assert response.status_code == 200, response.text
+        notifies = await jobs(conn, "table_booking_notify")
+        assert [j["payload"]["event"] for j in notifies] == ["created", "updated"]
+
+        await run_worker(client)
+
+        recorded = {(r["recipient"], r["template_key"]): r for r in await outbox(conn)}
+        alert = recorded[(MANAGER, "staff_updated")]
+        assert "ALLERGIES" in alert["subject"]
+        assert "ALLERGIES: sesame" in alert["body"]
+        assert (MOBILE, "booking_update_regular") in recorded
+
+    async def test_a_change_that_changes_nothing_announces_nothing(
+        self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
+    ) -> None:
+        made = await create_booking(client, key, regular_body())
+        response = await client.patch(
+            f"{BOOKINGS}/{made['booking_reference']}",
+            json={"party_size": 4, "time": "19:00"},
+            headers={"X-Booking-Token": made["manage_token"]},
+        )
+        assert response.status_code == 200, response.text
+        notifies = await jobs(conn, "table_booking_notify")
+        assert [j["payload"]["event"] for j in notifies] == ["created"]
+
+
 # Cron authentication -----------------------------------------------------------------------------
 
 
