@@ -812,6 +812,20 @@ class TestListing:
         nothing = await self.listing(client, key, search="Zebedee")
         assert (nothing["items"], nothing["total"]) == ([], 0)
 
+    async def test_wildcards_are_searched_as_typed(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        bookings: dict[str, dict[str, Any]],
+    ) -> None:
+        for typed in ("%", "_", "a%e", "_nn", "\\"):
+            found = await self.listing(client, key, search=typed)
+            assert (found["items"], found["total"]) == ([], 0), typed
+        assert self.refs(await self.listing(client, key, search="ann")) == [
+            bookings["ann_fri"]["booking_reference"],
+            bookings["ann_dec"]["booking_reference"],
+        ]
+
     async def test_search_by_phone_as_written_in_the_uk(
         self,
         client: httpx.AsyncClient,

@@ -338,7 +338,14 @@ async def list_bookings(
         str | None, Query(description="Comma-separated, e.g. confirmed,pending_payment.")
     ] = None,
     booking_type: Literal["regular", "sunday_lunch"] | None = None,
-    search: Annotated[str | None, Query(max_length=100)] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Part of a booking reference, a guest's name or a phone number, matched as"
+            " typed (% and _ are not wildcards).",
+        ),
+    ] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
