@@ -364,6 +364,24 @@ class TestFigures:
         assert data["request_stats"] == {"flushed": 0, "pruned": 1}
         assert await conn.fetchval("select count(*) from table_booking_request_stats") == 1
 
+    async def test_rate_counter_rows_of_past_days_are_cleared(
+        self, client: httpx.AsyncClient, seed: Seed, conn: asyncpg.Connection
+    ) -> None:
+        await conn.execute(
+            "insert into api_rate_counters (bucket, window_start, hits) values"
+            " ('availability:203.0.113.9', $1, 3), ('availability:203.0.113.9', $2, 2),"
+            " ('create_phone:+447700900123', $3, 1)",
+            seed.ago(days=2),
+            seed.ago(minutes=1),
+            seed.ago(hours=2),
+        )
+        await run_monitoring(client)
+        left = await conn.fetch("select bucket, hits from api_rate_counters order by hits")
+        assert [tuple(r) for r in left] == [
+            ("create_phone:+447700900123", 1),
+            ("availability:203.0.113.9", 2),
+        ]
+
 
 # Alerts ------------------------------------------------------------------------------------------
 
