@@ -72,14 +72,18 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorEnvelope} for status in (400, 401, 403, 429, 503, *statuses)}
 
 
+def _located(exc: ValidationError, where: str) -> list[Any]:
+    """pydantic's errors as FastAPI reports them for that part of the request (``loc`` starts
+    with ``"query"``, ``"body"``...)."""
+    return [{**e, "loc": (where, *e["loc"])} for e in exc.errors(include_url=False)]
+
+
 def _read_query(model: type[QueryModel], request: Request) -> QueryModel:
     """A query validated as one model, with FastAPI's errors (``("query", field)``)."""
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
-        ) from None
+        raise RequestValidationError(_located(exc, "query")) from None
 
 
 @router.get(
@@ -134,6 +138,7 @@ async def get_sunday_lunch_menu(
 
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
+IDEMPOTENCY_KEY_DESCRIPTION = "Send the same key to retry safely: the first response is replayed."
 
 #: Bodies these routes validate themselves: their schemas are added to the OpenAPI components.
 READ_BY_ROUTES: tuple[type[BaseModel], ...] = (CreateBookingRequest,)
@@ -145,13 +150,13 @@ CREATE_REQUEST_DOC: dict[str, Any] = {
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "description": "Send the same key to retry safely: the first response is replayed.",
+            "description": IDEMPOTENCY_KEY_DESCRIPTION,
             "schema": {
                 "anyOf": [
                     {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
                     {"type": "null"},
                 ],
-                "description": "Send the same key to retry safely: the first response is replayed.",
+                "description": IDEMPOTENCY_KEY_DESCRIPTION,
                 "title": "Idempotency-Key",
             },
         }
@@ -187,7 +192,7 @@ async def _read_create_request(request: Request) -> tuple[CreateBookingRequest, 
         try:
             body = CreateBookingRequest.model_validate_json(raw)
         except ValidationError as exc:
-            errors.extend({**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False))
+            errors.extend(_located(exc, "body"))
     if errors or body is None:
         raise RequestValidationError(errors)
     return body, idempotency_key

@@ -35,20 +35,22 @@ create or replace function public.tb_key_hits(
 )
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  v_seq text := 'public.api_key_hits_' || replace(p_key_id::text, '-', '');
+  v_name text := 'public.api_key_hits_' || replace(p_key_id::text, '-', '');
+  v_seq regclass := to_regclass(v_name);
   v_value bigint;
   v_base bigint;
 begin
   started := to_timestamp(floor(extract(epoch from p_now) / p_window_seconds)
                      * p_window_seconds);
-  if to_regclass(v_seq) is null then
+  if v_seq is null then
     begin
-      execute format('create sequence if not exists %s', v_seq);
+      execute format('create sequence if not exists %s', v_name);
     exception when unique_violation or duplicate_table then
       null;  -- made at the same moment by another request
     end;
+    v_seq := v_name::regclass;
   end if;
-  v_value := nextval(v_seq::regclass);
+  v_value := nextval(v_seq);
   select w.base into v_base from public.api_key_windows w
    where w.key_id = p_key_id and w.window_start = started;
   if not found then
