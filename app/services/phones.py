@@ -31,6 +31,18 @@ _EXTENSION = re.compile(r"[\s,;]*(?:ext(?:ension|n)?\.?|x|#)\s*\d{1,10}\s*$", re
 # phonenumbers, which would read letters as a keypad word ("0800 FLOWERS").
 _PUNCTUATION = frozenset("+-.()[]/\u2010\u2011\u2012\u2013\u2014\u2212")
 
+
+def _longest_national(region: str) -> int:
+    """The most digits a number of ``region`` has without its country code (phonenumbers'
+    metadata)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.general_desc is None:
+        raise LookupError(f"phonenumbers has no metadata for {region}")
+    return max(metadata.general_desc.possible_length)
+
+
+_UK_LONGEST_NATIONAL = _longest_national(DEFAULT_REGION)
+
 _EMPTY = "Please enter a phone number."
 _TOO_LONG = "That phone number is too long. Please check it and try again."
 _NOT_A_NUMBER = (
@@ -108,18 +120,34 @@ def _valid_e164(text: str, region: str | None) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if phonenumbers.is_valid_number(number) or _DRAMA_RANGE.fullmatch(e164):
+    if _is_valid(number) or _DRAMA_RANGE.fullmatch(e164):
         return e164
     return None
+
+
+def _is_valid(number: phonenumbers.PhoneNumber) -> bool:
+    """``phonenumbers.is_valid_number``, asking about the UK first. is_valid_number finds the
+    number's region among those sharing its country code and asks that region; for +44 the UK
+    comes first and is chosen whenever the number is one of its types, so a number valid for the
+    UK is valid. Asking the UK alone is half the work; anything else takes the full check."""
+    if number.country_code == UK_COUNTRY_CODE and phonenumbers.is_valid_number_for_region(
+        number, DEFAULT_REGION
+    ):
+        return True
+    return bool(phonenumbers.is_valid_number(number))
 
 
 def _normalises_to(form: str, canonical: str) -> bool:
     """Whether ``normalise_phone(form) == canonical``, for a ``canonical`` it returned.
 
-    The quick answer: ``form`` read as a UK number is ``canonical`` itself, whose validity is
+    The quick answers: ``form`` read as a UK number is ``canonical`` itself, whose validity is
     known, so normalise_phone would return it without asking phonenumbers whether it is valid
-    (the costly part). Otherwise normalise_phone decides.
+    (the costly part). Otherwise normalise_phone decides. Reading it needs no parse for the bare
+    digits of a +44 number that are too long for a UK national number: phonenumbers then takes
+    the leading 44 as the country code, which gives ``canonical`` back.
     """
+    if canonical.startswith(UK_PREFIX) and len(form) > _UK_LONGEST_NATIONAL:
+        return True
     try:
         quick = phonenumbers.format_number(
             phonenumbers.parse(form, DEFAULT_REGION), phonenumbers.PhoneNumberFormat.E164

@@ -10,7 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.errors import ValidationFailed
-from app.services.phones import normalise_phone, phone_variants, variants_of_normalised
+from app.services.phones import (
+    _is_valid,
+    normalise_phone,
+    phone_variants,
+    variants_of_normalised,
+)
 
 DRAMA = "+447700900123"
 MOBILE = "+447911123456"
@@ -350,3 +355,39 @@ class TestQuickVariants:
     @pytest.mark.parametrize("e164", ["+3723212345", "+79111234567", US, DRAMA])
     def test_the_awkward_ones(self, e164: str) -> None:
         assert variants_of_normalised(e164) == _slow_variants(e164)
+
+
+class TestQuickValidity:
+    """normalise_phone asks phonenumbers about the UK first; it must answer as
+    ``phonenumbers.is_valid_number`` does, for every country and for the Crown dependencies."""
+
+    @settings(
+        max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(number=example_numbers)
+    def test_same_as_is_valid_number_worldwide(self, number: phonenumbers.PhoneNumber) -> None:
+        assert _is_valid(number) == phonenumbers.is_valid_number(number)
+
+    @fast
+    @given(national=uk_mobiles)
+    def test_same_as_is_valid_number_for_uk_mobiles(self, national: str) -> None:
+        number = phonenumbers.parse("+44" + national)
+        assert _is_valid(number) == phonenumbers.is_valid_number(number)
+
+    @pytest.mark.parametrize(
+        "e164",
+        # Guernsey, Isle of Man and Jersey mobiles, a UK landline, the drama range, a number on
+        # no list, and one too short.
+        [
+            "+447781123456",
+            "+447624123456",
+            "+447797123456",
+            "+441632960123",
+            DRAMA,
+            "+447000000000",
+            "+44123",
+        ],
+    )
+    def test_the_awkward_ones(self, e164: str) -> None:
+        number = phonenumbers.parse(e164)
+        assert _is_valid(number) == phonenumbers.is_valid_number(number)
