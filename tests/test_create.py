@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -588,6 +589,44 @@ class TestIdempotency:
         clock.advance(hours=24, seconds=1)
         second = await create_booking(client, headers, regular_body())
         assert second["booking_reference"] != first["booking_reference"]
+
+    async def test_a_sunday_lunch_replays_with_its_payment_details(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        menu: dict[str, str],
+        conn: asyncpg.Connection,
+    ) -> None:
+        # A Sunday lunch's response is stored when its payment details are known (the end of its
+        # transaction), a table's at its claim: both must replay what was answered.
+        headers = {**key, "Idempotency-Key": "sunday-7"}
+        body = sunday_body(menu, mains={"Roasted Chicken": 2}, extras={"Cauliflower Cheese": 1})
+        first = await client.post(BOOKINGS, json=body, headers=headers)
+        again = await client.post(BOOKINGS, json=body, headers=headers)
+        assert first.status_code == again.status_code == 201
+        assert again.json() == first.json()
+        assert first.json()["data"]["payment_details"]["total_amount"] == "33.97"
+        assert await conn.fetchval("select count(*) from table_bookings") == 1
+        stored = await conn.fetchval("select response from idempotency_keys")
+        assert "state" not in json.loads(stored)
+
+    async def test_a_table_replays_what_was_answered(
+        self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
+    ) -> None:
+        headers = {**key, "Idempotency-Key": "table-9"}
+        first = await create_booking(client, headers, regular_body(party_size=3))
+        stored = json.loads(await conn.fetchval("select response from idempotency_keys"))
+        booking = await conn.fetchrow(
+            "select id::text, booking_reference from table_bookings where booking_reference = $1",
+            first["booking_reference"],
+        )
+        assert booking is not None
+        assert stored["booking_id"] == booking["id"] == first["booking_id"]
+        assert {k: stored[k] for k in ("booking_reference", "status", "party_size")} == {
+            "booking_reference": first["booking_reference"],
+            "status": "confirmed",
+            "party_size": 3,
+        }
 
     async def test_parallel_retries_make_one_booking(
         self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection

@@ -9,7 +9,9 @@
 --    planned afresh on every call, as PostgreSQL judged its generic plan dearer: 47 us a call,
 --    against 14 us for the same query on its generic plan. Two dates (a change of date) still
 --    take the query.
--- 3. The idempotency claim takes over an expired row in its insert (no delete first).
+-- 3. The idempotency claim takes over an expired row in its insert (no delete first), and for a
+--    table it stores the final response at once (the booking's id and reference are drawn
+--    first), so no update follows; a Sunday lunch's response is still written at the end.
 
 -- New arguments: the old signatures go, so that calls with fewer arguments are not ambiguous.
 drop function if exists public.tb_check_slot(
@@ -153,7 +155,8 @@ begin
 end
 $$;
 
--- From 20261124000600_booking_actions.sql: items 1 and 3 above.
+-- From 20261124000600_booking_actions.sql: items 1 and 3 above; the id and the reference are
+-- drawn first.
 create or replace function public.table_booking_create(p_request jsonb, p_now timestamptz)
 returns jsonb
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
@@ -184,14 +187,34 @@ declare
   v_hold timestamptz;
   v_response jsonb;
 begin
+  -- The answer, but a Sunday lunch's payment details, is known before anything is written.
+  v_id := gen_random_uuid();
+  v_reference := public.generate_booking_reference();
+  v_status := case when v_type = 'sunday_lunch' then 'pending_payment' else 'confirmed' end;
+  v_response := jsonb_build_object(
+    'booking_id', v_id,
+    'booking_reference', v_reference,
+    'status', v_status,
+    'booking_type', v_type,
+    'date', to_char(v_date, 'YYYY-MM-DD'),
+    'time', to_char(v_time, 'HH24:MI'),
+    'party_size', v_party,
+    'duration_minutes', v_duration,
+    'payment_required', v_type = 'sunday_lunch');
+
   -- Idempotency: the claim is this transaction's row in idempotency_keys. A parallel request
   -- with the same key waits on it, then replays the committed response; if this transaction
-  -- fails, the claim disappears with it and the key can be used again.
+  -- fails, the claim disappears with it and the key can be used again. A table's claim holds
+  -- its final response from the start; a Sunday lunch's is written when its payment details
+  -- are known, at the end.
   if v_idem_key is not null then
     -- An expired row is taken over in the same statement.
     insert into public.idempotency_keys as i (key, request_hash, response, expires_at)
     values (v_idem_key, v_idem_hash,
-            jsonb_build_object('state', 'processing', 'claimed_at', p_now),
+            case when v_type = 'sunday_lunch'
+                 then jsonb_build_object('state', 'processing', 'claimed_at', p_now)
+                 else v_response || jsonb_build_object(
+                        'manage_token_sealed', p_request ->> 'manage_token_sealed') end,
             p_now + interval '24 hours')
     on conflict (key) do update
       set request_hash = excluded.request_hash, response = excluded.response,
@@ -257,23 +280,20 @@ begin
                                  v_party, p_now, null, (cfg ->> 'capacity')::int);
 
   select * into v_policy from public.booking_policies where booking_type = v_type;
-  v_status := case when v_type = 'sunday_lunch' then 'pending_payment' else 'confirmed' end;
   if v_type = 'sunday_lunch' then
     v_deposit := (cfg ->> 'deposit_per_guest')::numeric * v_party;
     -- The hold never outlasts the booking itself.
     v_hold := least(p_now + make_interval(mins => (cfg ->> 'payment_hold_minutes')::int),
                     v_start);
   end if;
-  v_reference := public.generate_booking_reference();
-
   insert into public.table_bookings (
-    booking_reference, customer_id, booking_date, booking_time, party_size, booking_type,
+    id, booking_reference, customer_id, booking_date, booking_time, party_size, booking_type,
     status, duration_minutes, special_requirements, dietary_requirements, allergies,
     celebration_type, source, confirmed_at, hold_expires_at, start_datetime, end_datetime,
     manage_token_hash, refund_policy, deposit_amount, payment_status, policy_override,
     reminder_sent, created_at)
   values (
-    v_reference, v_customer, v_date, v_time, v_party, v_type, v_status, v_duration,
+    v_id, v_reference, v_customer, v_date, v_time, v_party, v_type, v_status, v_duration,
     nullif(p_request ->> 'special_requirements', ''),
     array(select jsonb_array_elements_text(coalesce(p_request -> 'dietary_requirements',
                                                     '[]'::jsonb))),
@@ -288,8 +308,7 @@ begin
       'cancellation_fee', public.tb_money(v_policy.cancellation_fee),
       'modification_allowed', coalesce(v_policy.modification_allowed, true)),
     v_deposit, case when v_type = 'sunday_lunch' then 'pending'::public.payment_status end,
-    v_override, false, p_now)
-  returning id into v_id;
+    v_override, false, p_now);
 
   if v_type = 'sunday_lunch' then
     -- Prices come from the menu, never from the client; included sides (price 0) are served
@@ -318,16 +337,6 @@ begin
       'outstanding_amount', public.tb_money(greatest(v_total - v_deposit, 0))));
   end if;
 
-  v_response := jsonb_build_object(
-    'booking_id', v_id,
-    'booking_reference', v_reference,
-    'status', v_status,
-    'booking_type', v_type,
-    'date', to_char(v_date, 'YYYY-MM-DD'),
-    'time', to_char(v_time, 'HH24:MI'),
-    'party_size', v_party,
-    'duration_minutes', v_duration,
-    'payment_required', v_type = 'sunday_lunch');
   if v_type = 'sunday_lunch' then
     v_response := v_response || jsonb_build_object('payment_details', jsonb_build_object(
       'deposit_amount', public.tb_money(v_deposit),
@@ -354,7 +363,7 @@ begin
       null, 'table_booking_override');
   end if;
 
-  if v_idem_key is not null then
+  if v_idem_key is not null and v_type = 'sunday_lunch' then
     update public.idempotency_keys
        set response = v_response || jsonb_build_object(
              'manage_token_sealed', p_request ->> 'manage_token_sealed')
