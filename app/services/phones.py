@@ -27,6 +27,9 @@ _DRAMA_RANGE = re.compile(r"\+447700900\d{3}")
 # call or a text, and refusing the booking over it would help no one.
 _EXTENSION = re.compile(r"[\s,;]*(?:ext(?:ension|n)?\.?|x|#)\s*\d{1,10}\s*$", re.IGNORECASE)
 
+# A UK number in national form, digits only ("07911123456"): 0, then ten digits not starting 0.
+_UK_NATIONAL_DIGITS = re.compile(r"0[1-9][0-9]{9}")
+
 # What may surround the digits. Anything else (letters above all) is refused rather than handed to
 # phonenumbers, which would read letters as a keypad word ("0800 FLOWERS").
 _PUNCTUATION = frozenset("+-.()[]/\u2010\u2011\u2012\u2013\u2014\u2212")
@@ -115,11 +118,19 @@ def variants_of_normalised(canonical: str) -> list[str]:
 
 
 def _valid_e164(text: str, region: str | None) -> str | None:
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if region == DEFAULT_REGION and _UK_NATIONAL_DIGITS.fullmatch(text):
+        # The form websites send most: what phonenumbers.parse makes of it (the 0 is the national
+        # prefix, the rest the national number), without the parse.
+        number = phonenumbers.PhoneNumber(
+            country_code=UK_COUNTRY_CODE, national_number=int(text[1:])
+        )
+        e164 = UK_PREFIX + text[1:]
+    else:
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            return None
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if _is_valid(number) or _DRAMA_RANGE.fullmatch(e164):
         return e164
     return None

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from app.errors import ValidationFailed
 from app.services.phones import (
     _is_valid,
+    _valid_e164,
     normalise_phone,
     phone_variants,
     variants_of_normalised,
@@ -391,3 +392,50 @@ class TestQuickValidity:
     def test_the_awkward_ones(self, e164: str) -> None:
         number = phonenumbers.parse(e164)
         assert _is_valid(number) == phonenumbers.is_valid_number(number)
+
+
+def _by_parse(text: str) -> str | None:
+    """What normalise_phone's first step made of UK national digits before its quick path."""
+    try:
+        number = phonenumbers.parse(text, "GB")
+    except phonenumbers.NumberParseException:
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.is_valid_number(number) or e164.startswith("+447700900"):
+        return e164
+    return None
+
+
+class TestQuickUkNational:
+    """UK national digits ("07911123456") skip phonenumbers.parse; the answer must be the
+    parse's, valid or not, for every such string."""
+
+    @settings(
+        max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(text=st.from_regex(r"0[1-9][0-9]{9}", fullmatch=True))
+    def test_any_eleven_digits_starting_0(self, text: str) -> None:
+        assert _valid_e164(text, "GB") == _by_parse(text)
+
+    @fast
+    @given(national=uk_mobiles)
+    def test_uk_mobiles(self, national: str) -> None:
+        assert _valid_e164("0" + national, "GB") == _by_parse("0" + national) == "+44" + national
+
+    @pytest.mark.parametrize(
+        "text",
+        # Guernsey, Isle of Man and Jersey mobiles, a London landline, freephone, drama, a
+        # number on no list, and premium rate.
+        [
+            "07781123456",
+            "07624123456",
+            "07797123456",
+            "02079460000",
+            "08001111111",
+            "07700900123",
+            "07000000000",
+            "09098790000",
+        ],
+    )
+    def test_the_awkward_ones(self, text: str) -> None:
+        assert _valid_e164(text, "GB") == _by_parse(text)
