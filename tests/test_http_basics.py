@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +16,7 @@ from pydantic import BaseModel, Field
 from app.config import Settings
 from app.db.postgres import PostgresDatabase
 from app.main import create_app
-from tests.conftest import asgi_client, envelope_error
+from tests.conftest import asgi_client, envelope_error, make_settings
 
 
 class Payload(BaseModel):
@@ -166,3 +168,27 @@ class TestDocs:
             served = await client.get(url)
             assert served.status_code == 200
             assert len(served.content) > 10_000
+
+
+class TestServingProcess:
+    async def test_startup_objects_are_left_out_of_the_cyclic_collector(
+        self, tmp_path: Path, database_url: str
+    ) -> None:
+        # An app that opens its own database is a serving process: what it made at startup is
+        # frozen (gc.freeze), so full collections stop walking it. Apps given a database (the
+        # tests) freeze nothing.
+        gc.unfreeze()
+        assert gc.get_freeze_count() == 0
+        given = await PostgresDatabase.connect(database_url)
+        try:
+            async with asgi_client(create_app(make_settings(tmp_path), database=given)):
+                assert gc.get_freeze_count() == 0
+        finally:
+            await given.close()
+        serving = create_app(make_settings(tmp_path, DATABASE_URL=database_url))
+        try:
+            async with asgi_client(serving) as c:
+                assert gc.get_freeze_count() > 10_000
+                assert (await c.get("/health")).status_code == 200
+        finally:
+            gc.unfreeze()
