@@ -142,21 +142,15 @@ def clock() -> FakeClock:
     return FakeClock(DEFAULT_NOW)
 
 
-def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """The suite's settings; ``overrides`` by field name or environment name."""
-    values: dict[str, Any] = {
-        "APP_ENV": "test",
-        "embedded_db_dir": tmp_path / "embedded",
-        "cron_secret": "test-cron-secret-0123456789",
-        "supabase_jwt_secret": STAFF_JWT_SECRET,
-        **overrides,
-    }
-    return Settings(_env_file=None, **values)
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+    return Settings(
+        _env_file=None,
+        APP_ENV="test",
+        embedded_db_dir=tmp_path / "embedded",
+        cron_secret="test-cron-secret-0123456789",
+        supabase_jwt_secret=STAFF_JWT_SECRET,
+    )
 
 
 @pytest.fixture

@@ -5,18 +5,17 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from app.config import Settings
 from app.db.postgres import PostgresDatabase
 from app.main import create_app
-from tests.conftest import asgi_client, envelope_error, make_settings
+from tests.conftest import asgi_client, envelope_error
 
 
 class Payload(BaseModel):
@@ -172,22 +171,18 @@ class TestDocs:
 
 class TestServingProcess:
     async def test_startup_objects_are_left_out_of_the_cyclic_collector(
-        self, tmp_path: Path, database_url: str
+        self, settings: Settings, db: PostgresDatabase, database_url: str
     ) -> None:
         # An app that opens its own database is a serving process: what it made at startup is
         # frozen (gc.freeze), so full collections stop walking it. Apps given a database (the
         # tests) freeze nothing.
         gc.unfreeze()
         assert gc.get_freeze_count() == 0
-        given = await PostgresDatabase.connect(database_url)
+        async with asgi_client(create_app(settings, database=db)):
+            assert gc.get_freeze_count() == 0
+        own = settings.model_copy(update={"database_url": SecretStr(database_url)})
         try:
-            async with asgi_client(create_app(make_settings(tmp_path), database=given)):
-                assert gc.get_freeze_count() == 0
-        finally:
-            await given.close()
-        serving = create_app(make_settings(tmp_path, DATABASE_URL=database_url))
-        try:
-            async with asgi_client(serving) as c:
+            async with asgi_client(create_app(own)) as c:
                 assert gc.get_freeze_count() > 10_000
                 assert (await c.get("/health")).status_code == 200
         finally:
