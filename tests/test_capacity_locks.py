@@ -28,6 +28,12 @@ select public.tb_claim_covers($1::date[], $2::date, $3::time,
                               'regular', 2, $4::timestamptz)
 """
 
+#: A claim as for a booking made by the pub's app: no start instant, no duration.
+CLAIM_WITHOUT_START_SQL = """
+select public.tb_claim_covers(array[$1::date], $1::date, $2::time, null, null, 'regular', $3,
+                              $4::timestamptz)
+"""
+
 #: The advisory lock keys a backend holds, as (high, low) 32-bit halves.
 HELD_SQL = """
 select classid::bigint as high, objid::bigint as low from pg_locks
@@ -104,12 +110,7 @@ class TestLocksHeld:
         # As a booking made by the pub's app may be; 19:00 in July is 18:00 UTC.
         summer = date(2027, 7, 7)
         async with conn.transaction():
-            await conn.execute(
-                "select public.tb_claim_covers(array[$1::date], $1::date, time '19:00', null,"
-                " null, 'regular', 2, $2::timestamptz)",
-                summer,
-                NOW,
-            )
+            await conn.execute(CLAIM_WITHOUT_START_SQL, summer, time(19), 2, NOW)
             expected = await keys(other, half_hours(datetime(2027, 7, 7, 18, tzinfo=UTC), 4))
             assert await held(other, conn.get_server_pid()) == expected
 
@@ -125,15 +126,11 @@ class TestWithoutStartOrDuration:
             " values ('TB-LOCK01', $1, '20:00', 48, 'regular', 'confirmed', null)",
             DAY,
         )
-        claim_sql = (
-            "select public.tb_claim_covers(array[$1::date], $1::date, $2::time, null, null,"
-            " 'regular', $3, $4::timestamptz)"
-        )
         # 19:00 to 21:00 overlaps it: 2 covers are free, not 3; 17:00 to 19:00 does not.
-        await conn.execute(claim_sql, DAY, time(19), 2, NOW)
+        await conn.execute(CLAIM_WITHOUT_START_SQL, DAY, time(19), 2, NOW)
         with pytest.raises(asyncpg.RaiseError, match="NO_AVAILABILITY"):
-            await conn.execute(claim_sql, DAY, time(19), 3, NOW)
-        await conn.execute(claim_sql, DAY, time(17), 50, NOW)
+            await conn.execute(CLAIM_WITHOUT_START_SQL, DAY, time(19), 3, NOW)
+        await conn.execute(CLAIM_WITHOUT_START_SQL, DAY, time(17), 50, NOW)
 
 
 async def waits(other: asyncpg.Connection, day: date, at: str) -> bool:
