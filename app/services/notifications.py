@@ -1,9 +1,10 @@
 """Which messages a booking event sends, written out: pure functions, no I/O.
 
 An event (``created``, ``confirmed``, ``updated``, ``cancelled``, ``reminder``, ``review``)
-becomes ``send_sms`` and ``send_email`` jobs in the shared queue format. Each has a unique key
-(booking, template, channel, stage), so however often an event is processed, a message is
-queued once.
+becomes ``table_booking_sms`` and ``table_booking_email`` jobs in the shared queue: job types of
+this service's own (the pub's app has its own ``send_sms`` jobs in the same table, for its own
+worker). Each has a unique key (booking, template, channel, stage), so however often an event
+is processed, a message is queued once.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def plan_messages(
             jobs.append(
                 {
                     "unique_key": key(template, "sms"),
-                    "type": "send_sms",
+                    "type": "table_booking_sms",
                     "table_booking_id": booking_id,
                     "payload": {
                         "to": customer["mobile"],
@@ -151,7 +152,7 @@ def plan_messages(
             jobs.append(
                 {
                     "unique_key": key(template, "email"),
-                    "type": "send_email",
+                    "type": "table_booking_email",
                     "table_booking_id": booking_id,
                     "payload": guest_email(event, template, text, ctx, now=now, metadata=metadata),
                 }
@@ -161,7 +162,7 @@ def plan_messages(
             jobs.append(
                 {
                     "unique_key": key(f"staff_{event}", "email", recipient),
-                    "type": "send_email",
+                    "type": "table_booking_email",
                     "table_booking_id": booking_id,
                     "payload": staff_alert(event, ctx, recipient=recipient, stage=stage),
                 }

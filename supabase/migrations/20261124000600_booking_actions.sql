@@ -94,13 +94,21 @@ end
 $$;
 
 -- Staff permissions: super_admin may do everything; others need table_bookings:<action>.
+-- Staff may do what the pub's own permissions (module table_bookings) let them do, no more: each
+-- action of this service maps onto the permission the pub defines for it. view, create as named;
+-- edit (change, status, start a payment) and cancel are the pub's "edit" (its FOH actions) or
+-- "manage" (full management); choosing a refund is the pub's "refund" (super_admin only there).
 create or replace function public.staff_has_permission(p_user_id uuid, p_action text)
 returns boolean
 language sql stable security definer set search_path = public, pg_temp as $$
-  select exists (
-           select 1 from public.user_roles ur join public.roles r on r.id = ur.role_id
-           where ur.user_id = p_user_id and r.name = 'super_admin')
-         or public.user_has_permission(p_user_id, 'table_bookings', p_action)
+  select coalesce(bool_or(public.user_has_permission(p_user_id, 'table_bookings', a)), false)
+  from unnest(case p_action
+                when 'view' then array['view']
+                when 'create' then array['create']
+                when 'edit' then array['edit', 'manage']
+                when 'cancel' then array['edit', 'manage']
+                when 'refund' then array['refund']
+                else array[]::text[] end) a
 $$;
 
 -- Audit ----------------------------------------------------------------------------------------
@@ -685,9 +693,11 @@ declare
   v_slot_changed boolean;
   v_old jsonb;
   v_new jsonb;
+  v_before public.table_bookings;
   k text;
 begin
   b := public.tb_booking_by_reference(p_reference, p_token_hash, true);
+  v_before := b;
   perform public.tb_require_open(b, p_now);
   if p_token_hash is not null and not coalesce((b.refund_policy ->> 'modification_allowed')::boolean,
                                                true) then
@@ -726,6 +736,12 @@ begin
     booking_date = v_date,
     booking_time = v_time,
     party_size = v_party,
+    -- The covers the kitchen plans for follow the party, as in the pub's app: a guest's own
+    -- change inside the last 72 hours before the start keeps the covers already committed.
+    committed_party_size = case
+      when p_token_hash is not null and b.start_datetime - p_now <= interval '72 hours'
+        then committed_party_size
+      else v_party end,
     start_datetime = v_start,
     end_datetime = v_start + make_interval(mins => duration_minutes),
     special_requirements = case when p_changes ? 'special_requirements'
@@ -746,6 +762,7 @@ begin
                          else reminder_sent end
   where id = b.id
   returning * into b;
+  perform public.tb_booking_written(v_before, b);
 
   v_new := jsonb_build_object(
     'date', to_char(b.booking_date, 'YYYY-MM-DD'), 'time', to_char(b.booking_time, 'HH24:MI'),
@@ -834,6 +851,7 @@ create or replace function public.table_booking_cancel(
 ) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
+  v_after public.table_bookings;
   b public.table_bookings;
   v_paid numeric;
   v_refunded numeric;
@@ -891,7 +909,9 @@ begin
     cancellation_reason = nullif(p_reason, ''),
     cancelled_by = coalesce(p_actor ->> 'kind', 'system'),
     hold_expires_at = null
-  where id = b.id;
+  where id = b.id
+  returning * into v_after;
+  perform public.tb_booking_written(b, v_after);
 
   perform public.tb_audit(
     'table_booking.cancelled', b.id, 'success', p_actor, p_client,

@@ -2,7 +2,8 @@
 -- reminders, review requests.
 --
 -- A booking's transaction queues one job of type table_booking_notify {table_booking_id, event}.
--- The worker turns it into send_sms / send_email jobs in the shared format, each unique per
+-- The worker turns it into table_booking_sms / table_booking_email jobs (types of our own; the pub's
+-- send_sms jobs are its own worker's) in the shared table, each unique per
 -- booking, template and stage (table_booking_message_ledger), then sends them. An SMS claims
 -- idempotency_keys 'sms:<unique key>' before it goes to Twilio, so even a worker that dies
 -- between sending and recording never sends the same text again.
@@ -114,46 +115,6 @@ language sql volatile security definer set search_path = public, pg_temp as $$
     'table_booking_notify',
     jsonb_build_object('table_booking_id', p_booking_id, 'event', p_event, 'stage', p_stage),
     5, 5)
-$$;
-
--- What happens to a booking queues its messages, inside the same transaction: made (confirmed or
--- awaiting its deposit), confirmed by payment, changed, cancelled. Only bookings made by this
--- service (they carry a manage token) message guests; the pub app's own bookings are its own.
-create or replace function public.tb_notify_booking_change() returns trigger
-language plpgsql security definer set search_path = public, pg_temp as $$
-begin
-  if new.manage_token_hash is null then
-    return new;
-  end if;
-  if tg_op = 'INSERT' then
-    perform public.tb_queue_notification(new.id, 'created');
-  elsif new.status is distinct from old.status then
-    if new.status = 'confirmed' and old.status = 'pending_payment' then
-      perform public.tb_queue_notification(new.id, 'confirmed');
-    elsif new.status = 'cancelled' then
-      perform public.tb_queue_notification(new.id, 'cancelled');
-    end if;
-  elsif new.status in ('confirmed', 'pending_payment')
-        and (new.booking_date, new.booking_time, new.party_size)
-            is distinct from (old.booking_date, old.booking_time, old.party_size) then
-    perform public.tb_queue_notification(new.id, 'updated',
-                                         coalesce(new.modification_count, 0)::text
-                                         || ':' || to_char(new.updated_at, 'YYYYMMDDHH24MISSUS'));
-  end if;
-  return new;
-end
-$$;
-
-do $$
-begin
-  if not exists (select 1 from pg_trigger where tgname = 'tb_notify_booking_change'
-                 and tgrelid = 'public.table_bookings'::regclass) then
-    create trigger tb_notify_booking_change
-      after insert or update of status, booking_date, booking_time, party_size
-      on public.table_bookings
-      for each row execute function public.tb_notify_booking_change();
-  end if;
-end
 $$;
 
 -- Reminders (plan section 9): each confirmed booking once. Sunday lunch the day before from
@@ -349,7 +310,7 @@ language sql stable security definer set search_path = public, pg_temp as $$
 $$;
 
 -- Queue send jobs in the shared format, each at most once (ledger) ------------------------------
--- p_jobs: [{unique_key, type: send_sms|send_email, payload, table_booking_id}]
+-- p_jobs: [{unique_key, type: table_booking_sms|table_booking_email, payload, table_booking_id}]
 create or replace function public.table_booking_queue_sends(p_jobs jsonb) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
@@ -387,12 +348,12 @@ begin
     processing_token = null,
     lease_expires_at = null
   where status = 'processing'
-    and type in ('table_booking_notify', 'send_sms', 'send_email', 'table_booking_refund')
+    and type in ('table_booking_notify', 'table_booking_sms', 'table_booking_email', 'table_booking_refund')
     and lease_expires_at < now();
   return query
     select * from public.claim_jobs(
       p_batch_size,
-      array['table_booking_notify', 'send_sms', 'send_email', 'table_booking_refund'],
+      array['table_booking_notify', 'table_booking_sms', 'table_booking_email', 'table_booking_refund'],
       p_lease_seconds);
 end
 $$;
@@ -734,7 +695,6 @@ begin
   foreach f in array array[
     'public.tb_queue_job_once(text, uuid, text, jsonb, integer, integer)',
     'public.tb_queue_notification(uuid, text, text)',
-    'public.tb_notify_booking_change()',
     'public.table_booking_queue_reminders(timestamptz, integer, integer)',
     'public.table_booking_queue_reviews(timestamptz, integer)',
     'public.table_booking_sunday_prep(timestamptz)',

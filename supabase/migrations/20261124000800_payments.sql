@@ -98,6 +98,7 @@ create or replace function public.table_booking_payment_captured(
 ) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
+  v_after public.table_bookings;
   b public.table_bookings;
   v_amount numeric := (p_capture ->> 'amount')::numeric;
   v_free integer;
@@ -168,7 +169,9 @@ begin
   update public.table_bookings set status = 'confirmed', confirmed_at = p_now,
     payment_status = 'completed', payment_method = 'paypal',
     paypal_deposit_capture_id = p_capture ->> 'id', hold_expires_at = null
-  where id = b.id;
+  where id = b.id
+  returning * into v_after;
+  perform public.tb_booking_written(b, v_after);
   update public.table_booking_payments set status = 'completed', paid_at = p_now,
     transaction_id = p_capture ->> 'id',
     payment_metadata = coalesce(payment_metadata, '{}'::jsonb) || jsonb_build_object(
@@ -305,22 +308,27 @@ language sql volatile security definer set search_path = public, pg_temp as $$
 $$;
 
 -- Holds that expire (plan: Payment Processing): unpaid Sunday lunches whose hold passed are
--- cancelled, which frees their covers and (through the notify trigger) tells the guest.
+-- cancelled, which frees their covers and tells the guest. Only this service's bookings (they
+-- carry a manage token): the pub's own holds are the pub's deposit-timeout cron's.
 create or replace function public.table_booking_expire_holds(p_now timestamptz) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  b record;
+  b public.table_bookings;
+  v_after public.table_bookings;
   v_count integer := 0;
 begin
   for b in
-    select id, booking_reference from public.table_bookings
+    select * from public.table_bookings
     where status = 'pending_payment' and hold_expires_at is not null and hold_expires_at <= p_now
+      and manage_token_hash is not null
     for update skip locked
   loop
     update public.table_bookings set status = 'cancelled', cancelled_at = p_now,
       cancelled_by = 'system', cancellation_reason = 'payment_hold_expired',
       hold_expires_at = null
-    where id = b.id;
+    where id = b.id
+    returning * into v_after;
+    perform public.tb_booking_written(b, v_after);
     update public.table_booking_payments set status = 'failed',
       payment_metadata = coalesce(payment_metadata, '{}'::jsonb)
                          || '{"closed_reason": "payment_hold_expired"}'::jsonb
@@ -333,35 +341,6 @@ begin
     v_count := v_count + 1;
   end loop;
   return json_build_object('cancelled', v_count);
-end
-$$;
-
--- When a paid booking is cancelled, its refund is queued in the cancelling transaction.
-create or replace function public.tb_refund_on_cancel() returns trigger
-language plpgsql security definer set search_path = public, pg_temp as $$
-begin
-  if new.status = 'cancelled' and old.status is distinct from 'cancelled'
-     and new.payment_status in ('completed', 'partial_refund')
-     and new.paypal_deposit_capture_id is not null then
-    perform public.tb_queue_refund(
-      new.id, new.paypal_deposit_capture_id,
-      (select (p.payment_metadata ->> 'refund_due')::numeric
-         from public.table_booking_payments p
-        where p.booking_id = new.id and p.status in ('completed', 'partial_refund')
-        order by p.created_at desc limit 1),
-      'cancellation', 'Refund for your cancelled table booking at The Anchor.');
-  end if;
-  return new;
-end
-$$;
-
-do $$
-begin
-  if not exists (select 1 from pg_trigger where tgname = 'tb_refund_on_cancel'
-                 and tgrelid = 'public.table_bookings'::regclass) then
-    create trigger tb_refund_on_cancel after update of status on public.table_bookings
-      for each row execute function public.tb_refund_on_cancel();
-  end if;
 end
 $$;
 
@@ -380,8 +359,7 @@ begin
     'public.table_booking_payment_flagged(text, text, text, timestamptz)',
     'public.paypal_webhook_claim(text, text)',
     'public.paypal_webhook_release(text)',
-    'public.table_booking_expire_holds(timestamptz)',
-    'public.tb_refund_on_cancel()'
+    'public.table_booking_expire_holds(timestamptz)'
   ] loop
     execute format('revoke execute on function %s from public, anon, authenticated', f);
     execute format('grant execute on function %s to service_role', f);

@@ -53,22 +53,20 @@ begin
            and not exists (select 1 from public.customers c where lower(c.email) = v_email)
     into v_id, v_email_free;
   if v_id is not null then
+    -- Identity only: the form's SMS choice is consent, recorded by tb_record_sms_consent once
+    -- the booking exists.
     update public.customers set
       mobile_e164 = coalesce(mobile_e164, v_e164),
       email = case when email is null and v_email_free then v_email else email end,
       first_name = case when first_name in ('', 'Unknown') then p_customer ->> 'first_name'
                         else first_name end,
-      last_name = case when last_name = '' then p_customer ->> 'last_name' else last_name end,
-      sms_opt_in = v_opt_in,
-      sms_opt_in_at = case when v_opt_in and sms_opt_in is distinct from true then now()
-                           else sms_opt_in_at end,
-      sms_opt_in_source = case when v_opt_in and sms_opt_in is distinct from true
-                               then 'table_booking' else sms_opt_in_source end,
-      sms_opted_out_at = case when not v_opt_in and sms_opt_in is distinct from false then now()
-                              else sms_opted_out_at end
-    where id = v_id;
+      last_name = case when last_name = '' then p_customer ->> 'last_name' else last_name end
+    where id = v_id
+      and (mobile_e164 is null or (email is null and v_email_free)
+           or first_name in ('', 'Unknown') or last_name = '');
     return v_id;
   end if;
+  -- A new customer as the pub's own booking path makes one (pub-engine-2026.md 9.2).
   insert into public.customers (
     first_name, last_name, mobile_number, mobile_e164, email, sms_opt_in, sms_opt_in_at,
     sms_opt_in_source, sms_status, marketing_sms_opt_in)
@@ -80,3 +78,60 @@ begin
   return v_id;
 end
 $$;
+
+-- The booking form's SMS choice, after the booking is made. Where the pub's consent ledger exists
+-- (customer_consents and record_customer_consent) it is recorded the pub's way, which also keeps
+-- the customers summary; elsewhere the summary columns are set directly. A customer who opted out
+-- (sms_status 'opted_out': a STOP, the pub's app, an earlier "no") is never opted back in by a
+-- booking form alone: only a STOP's START or the pub's app does that.
+create or replace function public.tb_record_sms_consent(
+  p_customer_id uuid,
+  p_opt_in boolean,
+  p_booking_id uuid,
+  p_actor jsonb
+) returns void
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  c record;
+  v_staff boolean := p_actor ->> 'kind' = 'staff';
+begin
+  if p_opt_in is null then
+    return;
+  end if;
+  select sms_opt_in, sms_status into c from public.customers where id = p_customer_id for update;
+  if not found or c.sms_status is not distinct from 'opted_out' then
+    -- Opted out stays opted out (and a "no" from someone already out records nothing new).
+    return;
+  end if;
+  if to_regprocedure('public.record_customer_consent(uuid, text, text, text, text, text, text, '
+                     'text, text, uuid, text, text, text, text, text, jsonb, boolean)') is not null
+  then
+    perform public.record_customer_consent(
+      p_customer_id => p_customer_id, p_channel => 'sms', p_purpose => 'service',
+      p_status => case when p_opt_in then 'opted_in' else 'opted_out' end,
+      p_legal_basis => 'consent',
+      p_source => case when v_staff then 'staff_table_booking' else 'public_table_booking' end,
+      p_capture_method => case when v_staff then 'staff_verbal' else 'checkbox' end,
+      p_consent_text_version => 'anchor-table-bookings-sms-v1',
+      p_captured_by_user_id => case when v_staff then (p_actor ->> 'id')::uuid end,
+      p_related_entity_type => 'table_booking', p_related_entity_id => p_booking_id::text,
+      p_metadata => jsonb_build_object('service', 'anchor-table-bookings'));
+  elsif p_opt_in then
+    update public.customers set
+      sms_opt_in = true, sms_status = 'active',
+      sms_opt_in_at = case when sms_opt_in is distinct from true then now() else sms_opt_in_at end,
+      sms_opt_in_source = case when sms_opt_in is distinct from true then 'table_booking'
+                               else sms_opt_in_source end
+    where id = p_customer_id;
+  else
+    update public.customers set
+      sms_opt_in = false, sms_status = 'opted_out',
+      sms_opted_out_at = case when sms_opt_in is distinct from false then now()
+                              else sms_opted_out_at end
+    where id = p_customer_id;
+  end if;
+end
+$$;
+
+revoke execute on function public.tb_record_sms_consent(uuid, boolean, uuid, jsonb)
+  from public, anon, authenticated;

@@ -289,7 +289,7 @@ begin
     status, duration_minutes, special_requirements, dietary_requirements, allergies,
     celebration_type, source, confirmed_at, hold_expires_at, start_datetime, end_datetime,
     manage_token_hash, refund_policy, deposit_amount, payment_status, policy_override,
-    reminder_sent, created_at)
+    reminder_sent, created_at, committed_party_size)
   values (
     v_id, v_reference, v_customer, v_date, v_time, v_party, v_type, v_status, v_duration,
     nullif(p_request ->> 'special_requirements', ''),
@@ -306,7 +306,8 @@ begin
       'cancellation_fee', public.tb_money(v_policy.cancellation_fee),
       'modification_allowed', coalesce(v_policy.modification_allowed, true)),
     v_deposit, case when v_type = 'sunday_lunch' then 'pending'::public.payment_status end,
-    v_override, false, p_now);
+    -- committed_party_size: the covers the kitchen plans for, as the pub's own RPC fills it.
+    v_override, false, p_now, v_party);
 
   if v_type = 'sunday_lunch' then
     -- Prices come from the menu, never from the client; included sides (price 0) are served
@@ -334,6 +335,10 @@ begin
       'total_amount', public.tb_money(v_total),
       'outstanding_amount', public.tb_money(greatest(v_total - v_deposit, 0))));
   end if;
+
+  perform public.tb_record_sms_consent(v_customer, (p_request -> 'customer' ->> 'sms_opt_in')::boolean,
+                                       v_id, p_request -> 'actor');
+  perform public.tb_booking_written(null, (select t from public.table_bookings t where t.id = v_id));
 
   if v_type = 'sunday_lunch' then
     v_response := v_response || jsonb_build_object('payment_details', jsonb_build_object(

@@ -374,7 +374,7 @@ class TestSeededTemplates:
             staff=STAFF,
             now=NOW,
         )
-        sms = only(jobs, "booking_confirmation_regular", "send_sms")
+        sms = only(jobs, "booking_confirmation_regular", "table_booking_sms")
         assert sms["payload"]["message"] == (
             f"See you Friday 27 November, Ann! Ref {made['booking_reference']}"
         )
@@ -406,9 +406,9 @@ class TestPlannedFromTheDatabase:
         ref = made["booking_reference"]
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "booking_confirmation_regular"),
-            ("send_email", "ann.lee@example.com", "booking_confirmation_regular"),
-            ("send_email", "manager@the-anchor.pub", "staff_created"),
+            ("table_booking_sms", "+447911123456", "booking_confirmation_regular"),
+            ("table_booking_email", "ann.lee@example.com", "booking_confirmation_regular"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_created"),
         ]
         sms = jobs[0]
         assert sms["payload"]["message"] == (
@@ -437,7 +437,7 @@ class TestPlannedFromTheDatabase:
         assert made["status"] == "pending_payment"
         ctx = await message_context(conn, made["booking_id"])
         jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
-        assert kinds(jobs) == [("send_email", "manager@the-anchor.pub", "staff_created")]
+        assert kinds(jobs) == [("table_booking_email", "manager@the-anchor.pub", "staff_created")]
         assert jobs[0]["payload"]["subject"].startswith("New Sunday lunch (deposit due): ")
 
     async def test_sunday_lunch_awaiting_its_deposit_gets_the_payment_link(
@@ -461,9 +461,9 @@ class TestPlannedFromTheDatabase:
         ref = made["booking_reference"]
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "payment_request"),
-            ("send_email", "ann.lee@example.com", "payment_request"),
-            ("send_email", "manager@the-anchor.pub", "staff_created"),
+            ("table_booking_sms", "+447911123456", "payment_request"),
+            ("table_booking_email", "ann.lee@example.com", "payment_request"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_created"),
         ]
         text = jobs[0]["payload"]["message"]
         assert text == (
@@ -493,10 +493,10 @@ class TestPlannedFromTheDatabase:
         ref = made["booking_reference"]
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "booking_confirmation_sunday_lunch"),
-            ("send_email", "ann.lee@example.com", "booking_confirmation_sunday_lunch"),
-            ("send_email", "manager@the-anchor.pub", "staff_confirmed"),
-            ("send_email", "kitchen@the-anchor.pub", "staff_confirmed"),
+            ("table_booking_sms", "+447911123456", "booking_confirmation_sunday_lunch"),
+            ("table_booking_email", "ann.lee@example.com", "booking_confirmation_sunday_lunch"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_confirmed"),
+            ("table_booking_email", "kitchen@the-anchor.pub", "staff_confirmed"),
         ]
         text = jobs[0]["payload"]["message"]
         assert text == (
@@ -528,8 +528,8 @@ class TestPlannedFromTheDatabase:
         jobs = plan_messages("reminder", "default", ctx, staff=STAFF, now=saturday)
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "reminder_sunday_lunch"),
-            ("send_email", "ann.lee@example.com", "reminder_sunday_lunch"),
+            ("table_booking_sms", "+447911123456", "reminder_sunday_lunch"),
+            ("table_booking_email", "ann.lee@example.com", "reminder_sunday_lunch"),
         ]
         text = jobs[0]["payload"]["message"]
         assert text == (
@@ -547,7 +547,7 @@ class TestPlannedFromTheDatabase:
         ctx = await message_context(conn, made["booking_id"])
         friday_morning = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
         jobs = plan_messages("reminder", "default", ctx, staff=STAFF, now=friday_morning)
-        assert kinds(jobs) == [("send_sms", "+447911123456", "reminder_regular")]
+        assert kinds(jobs) == [("table_booking_sms", "+447911123456", "reminder_regular")]
         assert jobs[0]["payload"]["message"] == (
             "Reminder: Your table at The Anchor is booked for today at 19:00. Party of 4. "
             f"We look forward to seeing you! Ref: {made['booking_reference']}"
@@ -575,9 +575,9 @@ class TestPlannedFromTheDatabase:
         jobs = plan_messages("updated", "1:x", ctx, staff=STAFF, now=NOW)
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "booking_update_regular"),
-            ("send_email", "ann.lee@example.com", "booking_update_regular"),
-            ("send_email", "manager@the-anchor.pub", "staff_updated"),
+            ("table_booking_sms", "+447911123456", "booking_update_regular"),
+            ("table_booking_email", "ann.lee@example.com", "booking_update_regular"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_updated"),
         ]
         assert jobs[0]["payload"]["message"] == (
             f"Hi Ann, your booking {made['booking_reference']} at The Anchor is now for 6 on "
@@ -611,10 +611,10 @@ class TestPlannedFromTheDatabase:
         jobs = plan_messages("cancelled", "default", ctx, staff=STAFF, now=NOW)
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "cancellation"),
-            ("send_email", "ann.lee@example.com", "cancellation"),
-            ("send_email", "manager@the-anchor.pub", "staff_cancelled"),
-            ("send_email", "kitchen@the-anchor.pub", "staff_cancelled"),
+            ("table_booking_sms", "+447911123456", "cancellation"),
+            ("table_booking_email", "ann.lee@example.com", "cancellation"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_cancelled"),
+            ("table_booking_email", "kitchen@the-anchor.pub", "staff_cancelled"),
         ]
         assert jobs[0]["payload"]["message"] == (
             f"Your booking {made['booking_reference']} at The Anchor has been cancelled. A refund "
@@ -646,7 +646,7 @@ class TestPlannedFromTheDatabase:
         made = await create_booking(client, key, with_email(regular_body()))
         ctx = await message_context(conn, made["booking_id"])
         jobs = plan_messages("review", "default", ctx, staff=STAFF, now=NOW)
-        assert kinds(jobs) == [("send_sms", "+447911123456", "review_request")]
+        assert kinds(jobs) == [("table_booking_sms", "+447911123456", "review_request")]
         assert jobs[0]["payload"]["message"] == (
             f"Thanks for dining at The Anchor today! We'd love your feedback: {REVIEW_LINK} "
             "Reply STOP to opt out."
@@ -733,13 +733,13 @@ class TestPlanMessages:
         jobs = plan_messages(event, "default", ctx, staff=STAFF, now=NOW)
         expected: list[tuple[str, str, str | None]] = []
         if template is not None:
-            expected.append(("send_sms", "+447911123456", template))
+            expected.append(("table_booking_sms", "+447911123456", template))
             if event != "review":
-                expected.append(("send_email", "ann.lee@example.com", template))
+                expected.append(("table_booking_email", "ann.lee@example.com", template))
         if staff:
-            expected.append(("send_email", "manager@the-anchor.pub", f"staff_{event}"))
+            expected.append(("table_booking_email", "manager@the-anchor.pub", f"staff_{event}"))
         if kitchen:
-            expected.append(("send_email", "kitchen@the-anchor.pub", f"staff_{event}"))
+            expected.append(("table_booking_email", "kitchen@the-anchor.pub", f"staff_{event}"))
         assert kinds(jobs) == expected
         assert guest_sms_template(event, status, booking_type) == template
 
@@ -789,8 +789,8 @@ class TestPlanMessages:
         # The worker turns an unsendable text into an email under the SMS key with ":sms:" made
         # ":email:"; that is the guest email's own key, so the guest never gets both.
         jobs = plan_messages("created", "default", context(), staff=STAFF, now=NOW)
-        sms = only(jobs, "booking_confirmation_regular", "send_sms")
-        email = only(jobs, "booking_confirmation_regular", "send_email")
+        sms = only(jobs, "booking_confirmation_regular", "table_booking_sms")
+        email = only(jobs, "booking_confirmation_regular", "table_booking_email")
         assert sms["unique_key"].replace(":sms:", ":email:") == email["unique_key"]
 
     def test_payment_link_when_paypal_gave_one(self) -> None:
@@ -802,9 +802,9 @@ class TestPlanMessages:
         )
         jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "payment_request"),
-            ("send_email", "ann.lee@example.com", "payment_request"),
-            ("send_email", "manager@the-anchor.pub", "staff_created"),
+            ("table_booking_sms", "+447911123456", "payment_request"),
+            ("table_booking_email", "ann.lee@example.com", "payment_request"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_created"),
         ]
         assert (
             guest_sms_template(
@@ -819,14 +819,14 @@ class TestPlanMessages:
 
     def test_no_mobile_no_text(self) -> None:
         jobs = plan_messages("created", "default", context(mobile=None), staff=STAFF, now=NOW)
-        assert [j["type"] for j in jobs] == ["send_email", "send_email"]
+        assert [j["type"] for j in jobs] == ["table_booking_email", "table_booking_email"]
         assert jobs[0]["payload"]["to"] == "ann.lee@example.com"
 
     def test_no_email_no_guest_email(self) -> None:
         jobs = plan_messages("created", "default", context(email=None), staff=STAFF, now=NOW)
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "booking_confirmation_regular"),
-            ("send_email", "manager@the-anchor.pub", "staff_created"),
+            ("table_booking_sms", "+447911123456", "booking_confirmation_regular"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_created"),
         ]
 
     def test_neither_mobile_nor_email_only_staff(self) -> None:
@@ -848,7 +848,7 @@ class TestPlanMessages:
     def test_no_staff_addresses_no_staff_alerts(self) -> None:
         ctx = context(booking_type="sunday_lunch")
         jobs = plan_messages("confirmed", "default", ctx, staff=StaffAddresses(None, None), now=NOW)
-        assert [j["type"] for j in jobs] == ["send_sms", "send_email"]
+        assert [j["type"] for j in jobs] == ["table_booking_sms", "table_booking_email"]
         kitchen_only = StaffAddresses(manager=None, kitchen="kitchen@the-anchor.pub")
         regular = plan_messages("updated", "default", context(), staff=kitchen_only, now=NOW)
         assert "kitchen@the-anchor.pub" not in [j["payload"]["to"] for j in regular]
@@ -892,21 +892,23 @@ class TestGuestEmailCalendar:
     def test_sunday_lunch_confirmation_has_the_calendar(self) -> None:
         ctx = context(booking_type="sunday_lunch", day="2026-11-29", time="13:00")
         jobs = plan_messages("confirmed", "default", ctx, staff=STAFF, now=NOW)
-        email = only(jobs, "booking_confirmation_sunday_lunch", "send_email")["payload"]
+        email = only(jobs, "booking_confirmation_sunday_lunch", "table_booking_email")["payload"]
         assert calendar_of(email).events[0].decoded("sequence") == 0
 
     def test_cancellation_has_no_calendar(self) -> None:
         jobs = plan_messages(
             "cancelled", "default", context(status="cancelled"), staff=STAFF, now=NOW
         )
-        assert only(jobs, "cancellation", "send_email")["payload"]["attachments"] == []
+        assert only(jobs, "cancellation", "table_booking_email")["payload"]["attachments"] == []
 
     def test_summer_booking_calendar_is_in_london_time(self) -> None:
         ctx = context(day="2027-06-13", time="13:00")
         ctx["booking"]["starts_at"] = "2027-06-13T13:00:00+01:00"
         ctx["booking"]["ends_at"] = "2027-06-13T15:00:00+01:00"
         jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
-        event = calendar_of(only(jobs, "booking_confirmation_regular", "send_email")["payload"])
+        event = calendar_of(
+            only(jobs, "booking_confirmation_regular", "table_booking_email")["payload"]
+        )
         assert event.events[0].decoded("dtstart") == datetime(2027, 6, 13, 12, 0, tzinfo=UTC)
 
     def test_guest_email_drops_the_opt_out_and_escapes_html(self) -> None:
@@ -916,7 +918,7 @@ class TestGuestEmailCalendar:
             "booking_confirmation_regular": "Hi {{customer_name}}. Reply STOP to opt out.",
         }
         jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
-        email = only(jobs, "booking_confirmation_regular", "send_email")["payload"]
+        email = only(jobs, "booking_confirmation_regular", "table_booking_email")["payload"]
         assert email["text"].splitlines()[0] == "Hi <Ann & Co>."
         assert "&lt;Ann &amp; Co&gt;" in email["html"] and "<Ann" not in email["html"]
         assert "Allergies: nuts" in email["text"]
