@@ -30,9 +30,9 @@ _RAW_QUERIES: dict[str, str] = {
         where <schemas> and c.relkind in ('r', 'v', 'm', 'p', 'f', 'S')""",
     "column": """
         select n.nspname || '.' || c.relname || '.' || a.attname,
-               concat_ws('|', format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                         pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
-                         a.attacl::text, a.attcollation)
+               concat_ws('|', format_type(a.atttypid, a.atttypmod), a.attnotnull::text,
+                         coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity,
+                         a.attgenerated, coalesce(a.attacl::text, ''), a.attcollation)
         from pg_attribute a join pg_class c on c.oid = a.attrelid
         join pg_namespace n on n.oid = c.relnamespace
         left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
