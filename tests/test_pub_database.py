@@ -567,6 +567,28 @@ class TestConsentThePubsWay:
         )
         assert [r["status"] for r in statuses] == ["opted_out"]
 
+    async def test_stop_and_start_are_recorded_in_the_pubs_ledger(
+        self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
+    ) -> None:
+        await create_booking(client, key, regular_body(FRIDAY))
+        for sid, action in (("SMstop", "opt_out"), ("SMstart", "opt_in")):
+            await conn.execute(
+                "select twilio_inbound_message($1, $2, '+447700900000', 'STOP', $3)",
+                sid,
+                PHONE,
+                action,
+            )
+        rows = await conn.fetch(
+            "select status, source, capture_method from customer_consents"
+            " where customer_id = $1 order by event_sequence",
+            (await customer(conn))["id"],
+        )
+        assert [tuple(r) for r in rows][1:] == [
+            ("opted_out", "twilio_inbound_sms", "inbound_keyword"),
+            ("opted_in", "twilio_inbound_sms", "inbound_keyword"),
+        ]
+        assert (await customer(conn))["sms_status"] == "active"
+
 
 @PUB
 class TestThePubsPermissions:

@@ -657,7 +657,19 @@ begin
   if not found then
     return json_build_object('known', false);
   end if;
-  if p_action = 'opt_out' then
+  if p_action in ('opt_out', 'opt_in')
+     and to_regprocedure('public.record_customer_consent(uuid, text, text, text, text, text, '
+                         'text, text, text, uuid, text, text, text, text, text, jsonb, boolean)')
+         is not null then
+    -- The pub's consent ledger, which also keeps the customers summary, where it exists.
+    perform public.record_customer_consent(
+      p_customer_id => c.id, p_channel => 'sms', p_purpose => 'service',
+      p_status => case when p_action = 'opt_in' then 'opted_in' else 'opted_out' end,
+      p_legal_basis => 'consent', p_source => 'twilio_inbound_sms',
+      p_capture_method => 'inbound_keyword', p_related_entity_type => 'message',
+      p_related_entity_id => p_sid,
+      p_metadata => jsonb_build_object('service', 'anchor-table-bookings', 'body', left(p_body, 50)));
+  elsif p_action = 'opt_out' then
     update public.customers set sms_opt_in = false, sms_status = 'opted_out',
       sms_opted_out_at = now() where id = c.id;
   elsif p_action = 'opt_in' then
