@@ -1148,9 +1148,13 @@ class TestSundayLunch:
         assert alert["subject"].startswith("New Sunday lunch (deposit due)")
         assert "ALLERGIES" in alert["subject"]
 
-        # The payment step confirms it.
+        # The payment step confirms it, as each writer of ours does: the update, then the hook
+        # that queues what follows from it (no trigger on the pub's table does).
         await conn.execute(
-            "update table_bookings set status = 'confirmed' where id = $1::uuid",
+            "with before as (select t from table_bookings t where id = $1::uuid),"
+            " after as (update table_bookings t set status = 'confirmed' where id = $1::uuid"
+            " returning t)"
+            " select tb_booking_written((select t from before), (select t from after))",
             made["booking_id"],
         )
         await run_worker(client)

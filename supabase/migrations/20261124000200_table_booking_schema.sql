@@ -4,7 +4,7 @@
 -- this service's own nullable or defaulted columns and plain indexes (see README, "Deploying onto
 -- the pub's Supabase project"). Where a table is missing it is made as a stand-in in the pub's
 -- shape, and only then does it get the pub's triggers, policies and permissions, copied from the
--- pub's schema (table_booking_service.stand_ins; 20261124000100_shared_baseline.sql).
+-- pub's schema (table_booking_service.stand_ins; 20261124000100_pub_stand_ins.sql).
 
 insert into table_booking_service.stand_ins (relation)
 select t from unnest(array[

@@ -77,28 +77,29 @@ create index if not exists idx_table_booking_outbox_booking
   on public.table_booking_outbox (table_booking_id);
 alter table public.table_booking_outbox enable row level security;
 
--- A job queued at most once for its key, ever (the ledger row is the proof); null when the key
--- was queued before.
+-- Function bodies are checked when called, not when made: each function is defined once,
+-- in the file of its concern, in any order.
+set local check_function_bodies = off;
+
+-- .
 create or replace function public.tb_queue_job_once(
   p_key text, p_booking_id uuid, p_type text, p_payload jsonb, p_priority integer,
   p_max_attempts integer
 ) returns uuid
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  v_key text;
   v_job uuid;
 begin
-  insert into public.table_booking_message_ledger (unique_key, table_booking_id)
-  values (p_key, p_booking_id)
-  on conflict (unique_key) do nothing
-  returning unique_key into v_key;
-  if v_key is null then
-    return null;
-  end if;
-  insert into public.jobs (type, payload, priority, max_attempts)
-  values (p_type, p_payload, p_priority, p_max_attempts)
+  -- Queued once per key: a key already in the ledger queues nothing (null).
+  with ledger as (
+    insert into public.table_booking_message_ledger (unique_key, table_booking_id, job_id)
+    values (p_key, p_booking_id, gen_random_uuid())
+    on conflict (unique_key) do nothing
+    returning job_id
+  )
+  insert into public.jobs (id, type, payload, priority, max_attempts)
+  select ledger.job_id, p_type, p_payload, p_priority, p_max_attempts from ledger
   returning id into v_job;
-  update public.table_booking_message_ledger set job_id = v_job where unique_key = p_key;
   return v_job;
 end
 $$;
@@ -700,37 +701,29 @@ language sql volatile security definer set search_path = public, pg_temp as $$
           p_message_sid)
 $$;
 
-do $$
-declare
-  f text;
-begin
-  foreach f in array array[
-    'public.tb_queue_job_once(text, uuid, text, jsonb, integer, integer)',
-    'public.tb_queue_notification(uuid, text, text)',
-    'public.table_booking_queue_reminders(timestamptz, integer, integer)',
-    'public.table_booking_queue_reviews(timestamptz, integer)',
-    'public.table_booking_sunday_prep(timestamptz)',
-    'public.table_booking_prep_list(date)',
-    'public.table_booking_reminder_sent(uuid, text, text, text)',
-    'public.table_booking_message_context(uuid)',
-    'public.table_booking_queue_sends(jsonb)',
-    'public.table_booking_claim_jobs(integer, integer)',
-    'public.table_booking_job_done(uuid, uuid, jsonb)',
-    'public.table_booking_job_failed(uuid, uuid, text, boolean, integer)',
-    'public.table_booking_job_defer(uuid, uuid, timestamptz)',
-    'public.table_booking_sms_begin(text, uuid, text, uuid, text)',
-    'public.table_booking_sms_sent(uuid, uuid, text, jsonb)',
-    'public.table_booking_sms_refused(uuid, uuid, text, uuid, integer, text, jsonb)',
-    'public.table_booking_sms_retry(uuid, uuid, text, text, jsonb)',
-    'public.table_booking_email_sent(uuid, uuid, jsonb)',
-    'public.tb_message_audit(text, jsonb, text)',
-    'public.tb_twilio_status_rank(text)',
-    'public.twilio_message_status(text, text, text, text, jsonb)',
-    'public.twilio_inbound_message(text, text, text, text, text, text[])',
-    'public.webhook_log(text, text, jsonb, text, jsonb, text, text)'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end
-$$;
+-- Every function of this file: executable by service_role only.
+select table_booking_service.service_role_only(array[
+  'public.tb_queue_job_once',
+  'public.tb_queue_notification',
+  'public.table_booking_queue_reminders',
+  'public.table_booking_queue_reviews',
+  'public.table_booking_sunday_prep',
+  'public.table_booking_prep_list',
+  'public.table_booking_reminder_sent',
+  'public.table_booking_message_context',
+  'public.table_booking_queue_sends',
+  'public.table_booking_claim_jobs',
+  'public.table_booking_job_done',
+  'public.table_booking_job_failed',
+  'public.table_booking_job_defer',
+  'public.table_booking_sms_begin',
+  'public.table_booking_sms_sent',
+  'public.table_booking_sms_refused',
+  'public.table_booking_sms_retry',
+  'public.table_booking_email_sent',
+  'public.tb_message_audit',
+  'public.tb_twilio_status_rank',
+  'public.twilio_message_status',
+  'public.twilio_inbound_message',
+  'public.webhook_log'
+]);

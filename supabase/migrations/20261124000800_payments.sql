@@ -3,6 +3,10 @@
 -- Only PayPal ids and amounts are stored, never card or PayPal account details. Every payment
 -- event writes audit_logs (payment.order_created, payment.captured, payment.refunded, ...).
 
+-- Function bodies are checked when called, not when made: each function is defined once,
+-- in the file of its concern, in any order.
+set local check_function_bodies = off;
+
 -- The booking a guest (or a key) wants to pay for, and whether it can still be paid ------------
 create or replace function public.table_booking_payment_target(
   p_reference text, p_token_hash text, p_now timestamptz
@@ -344,25 +348,17 @@ begin
 end
 $$;
 
-do $$
-declare
-  f text;
-begin
-  foreach f in array array[
-    'public.table_booking_payment_target(text, text, timestamptz)',
-    'public.tb_require_payable(public.table_bookings, timestamptz)',
-    'public.table_booking_payment_order(uuid, text, text, numeric, jsonb, jsonb)',
-    'public.table_booking_for_order(text)',
-    'public.table_booking_payment_captured(text, uuid, jsonb, text, timestamptz)',
-    'public.tb_queue_refund(uuid, text, numeric, text, text)',
-    'public.table_booking_refund_recorded(text, jsonb, text, timestamptz)',
-    'public.table_booking_payment_flagged(text, text, text, timestamptz)',
-    'public.paypal_webhook_claim(text, text)',
-    'public.paypal_webhook_release(text)',
-    'public.table_booking_expire_holds(timestamptz)'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end
-$$;
+-- Every function of this file: executable by service_role only.
+select table_booking_service.service_role_only(array[
+  'public.table_booking_payment_target',
+  'public.tb_require_payable',
+  'public.table_booking_payment_order',
+  'public.table_booking_for_order',
+  'public.table_booking_payment_captured',
+  'public.tb_queue_refund',
+  'public.table_booking_refund_recorded',
+  'public.table_booking_payment_flagged',
+  'public.paypal_webhook_claim',
+  'public.paypal_webhook_release',
+  'public.table_booking_expire_holds'
+]);

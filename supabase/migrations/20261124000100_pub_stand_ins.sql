@@ -2,10 +2,10 @@
 -- /work/shared/reference/existing-schema.md sections 1.1 to 1.13 describe them.
 --
 -- On the pub's real Supabase project every object here already exists and this file changes
--- nothing: tables use CREATE TABLE IF NOT EXISTS, later columns ADD COLUMN IF NOT EXISTS, indexes
--- CREATE INDEX IF NOT EXISTS, and constraints, triggers, policies, the view and every function are
--- created inside DO blocks that look in the catalogue first. Existing functions are never replaced
--- and their privileges are not touched (the real app's RLS policies call user_has_permission() as
+-- nothing of it: a table is made only where it is missing, as a stand-in (listed in
+-- table_booking_service.stand_ins), and only a stand-in gets this file's indexes, triggers,
+-- row-level security, policies and grants. Functions the pub has are never replaced and their
+-- privileges are not touched (the pub's RLS policies call user_has_permission() as
 -- `authenticated`). On a new project, Debian PostgreSQL or the embedded server it creates them.
 --
 -- Core PostgreSQL 15+ only: SQL and plpgsql, no extensions. Idempotent.
@@ -57,6 +57,23 @@ begin
   ) then
     execute format('drop index public.%I', p_name);
   end if;
+end
+$$;
+
+-- Makes the named functions of this service executable by service_role only (Supabase grants
+-- new functions to anon and authenticated by default).
+create or replace function table_booking_service.service_role_only(p_names text[])
+returns void language plpgsql as $$
+declare
+  f regprocedure;
+begin
+  for f in
+    select p.oid::regprocedure from pg_catalog.pg_proc p
+    where p.pronamespace::regnamespace::text || '.' || p.proname = any (p_names)
+  loop
+    execute format('revoke all on function %s from public, anon, authenticated', f);
+    execute format('grant execute on function %s to service_role', f);
+  end loop;
 end
 $$;
 
