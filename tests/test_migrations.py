@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -215,3 +216,17 @@ class TestCustomerCounters:
             await conn.execute("update audit_logs set operation_status = 'failure'")
         with pytest.raises(asyncpg.PostgresError):
             await conn.execute("delete from audit_logs")
+
+
+class TestTheBaseline:
+    def test_each_function_is_defined_once_across_the_files(self) -> None:
+        definitions: dict[str, list[str]] = {}
+        pattern = re.compile(
+            r"^\s*create\s+(?:or\s+replace\s+)?function\s+([\w.]+)\s*\(", re.I | re.M
+        )
+        for migration in migrations.discover():
+            for name in pattern.findall(migration.path.read_text(encoding="utf-8")):
+                definitions.setdefault(name.lower(), []).append(migration.path.name)
+        assert len(definitions) > 80
+        twice = {name: files for name, files in definitions.items() if len(files) > 1}
+        assert twice == {}
