@@ -129,7 +129,8 @@ def _prepare_create(
         # expires, while the website tells the guest they are booked: refuse before writing.
         raise ServiceUnavailable(
             "Sunday lunch cannot be booked online right now because deposits cannot be taken. "
-            "Nothing was booked; please try again later or call the pub."
+            "Nothing was booked; please try again later or call the pub.",
+            headers={"Retry-After": "300"},
         )
     e164 = phones.normalise_phone(request.customer.mobile_number)
     body = request.model_dump(mode="json")
