@@ -20,7 +20,6 @@ from typing_extensions import TypedDict
 
 BookingType = Literal["regular", "sunday_lunch"]
 BookingStatus = Literal["pending_payment", "confirmed", "cancelled", "no_show", "completed"]
-Source = Literal["website", "phone", "walk-in", "email", "staff"]
 #: The channels staff may name; an API key's bookings are always ``website`` (the channel is the
 #: caller's, never the body's).
 STAFF_SOURCES: frozenset[str] = frozenset({"phone", "walk-in", "email", "staff"})
