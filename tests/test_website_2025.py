@@ -285,6 +285,24 @@ class TestTheWizard:
         # The pub's duration, not the body's; the channel is the caller's.
         assert (row["source"], row["duration_minutes"]) == ("website", 120)
 
+    async def test_its_sunday_lunch_with_the_menu_step_by_name(
+        self, client: httpx.AsyncClient, key: dict[str, str]
+    ) -> None:
+        # The wizard's menu step gives dishes by name (MenuSelectionPayload); its submit route
+        # adds duration_minutes, source and marketing_opt_in as for a table.
+        body = {
+            **wizard(marketing_opt_in=True),
+            **{k: sunday_by_name()[k] for k in ("booking_type", "date", "menu_selections")},
+            "time": "14:00",
+        }
+        booking = await created(client, key, body)
+        # It redirects to PayPal on payment_required and payment_details.payment_url, and keeps
+        # the reference (booking_reference) for /booking-confirmation?ref=.
+        assert booking["payment_required"] is True
+        assert set(booking["payment_details"]) >= {"payment_url", "deposit_amount"}
+        assert booking["booking_reference"].startswith("TB-")
+        assert booking["confirmation_details"]["party_size"] == 2
+
     async def test_a_website_key_cannot_label_a_booking_staff_or_walk_in(
         self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
     ) -> None:
