@@ -459,6 +459,55 @@ SUNDAY_BODY = {
     ],
 }
 NOTHING_PAID = NOTHING_PAID_SUMMARY
+#: What the pub's 2025 website sends for Sunday lunch: every dish by name, the included sides
+#: once per guest, paid extras on a row named "Table", and fields the service ignores.
+WEBSITE_SUNDAY_BODY = {
+    "booking_type": "sunday_lunch",
+    "date": "2026-11-29",
+    "time": "13:00",
+    "party_size": 2,
+    "customer": {
+        "first_name": "Raj",
+        "last_name": "Patel",
+        "mobile_number": "07700 900456",
+        "email": "raj@example.com",
+        "sms_opt_in": True,
+    },
+    "duration_minutes": 120,
+    "special_requirements": "SUNDAY ROAST PRE-ORDER",
+    "source": "website_wizard",
+    "marketing_opt_in": False,
+    "menu_selections": [
+        {
+            "custom_item_name": "Roasted Chicken",
+            "item_type": "main",
+            "quantity": 1,
+            "guest_name": "Raj",
+            "price_at_booking": 14.99,
+        },
+        {
+            "custom_item_name": "Roast Potatoes",
+            "item_type": "side",
+            "quantity": 1,
+            "guest_name": "Raj",
+            "price_at_booking": 0,
+        },
+        {
+            "custom_item_name": "Beetroot & Butternut Squash Wellington",
+            "item_type": "main",
+            "quantity": 1,
+            "guest_name": "Priya",
+            "price_at_booking": 15.49,
+        },
+        {
+            "custom_item_name": "Cauliflower Cheese",
+            "item_type": "side",
+            "quantity": 1,
+            "guest_name": "Table",
+            "price_at_booking": 3.99,
+        },
+    ],
+}
 CREATED = {
     "booking_id": BOOKING_ID,
     "booking_reference": REF,
@@ -918,6 +967,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body={
             "regular": example("a table for four", REGULAR_BODY),
             "sunday_lunch": example("Sunday lunch for two, one main each", SUNDAY_BODY),
+            "website_2025": example(
+                "as the pub's 2025 website sends it (dishes by name; `duration_minutes`, "
+                "`source`, `marketing_opt_in`, `item_type` and `price_at_booking` ignored)",
+                WEBSITE_SUNDAY_BODY,
+            ),
         },
         responses={
             201: Response(
