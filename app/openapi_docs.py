@@ -419,6 +419,7 @@ MENU = {
         ),
     ],
     "order_cutoff": "2026-11-28T13:00:00+00:00",
+    "cutoff_time": "2026-11-28T13:00:00+00:00",
     "ordering_open": True,
     "deposit_per_guest": "5.00",
     "currency": "GBP",

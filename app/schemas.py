@@ -287,6 +287,7 @@ class SundayLunchMenu(BaseModel):
     mains: list[MenuItem]
     sides: list[MenuItem]
     order_cutoff: str
+    cutoff_time: str = Field(description="The same as `order_cutoff`, by the website's name.")
     ordering_open: bool
     deposit_per_guest: str
     currency: Literal["GBP"] = "GBP"

@@ -430,6 +430,8 @@ class TestTheMenu:
         assert sides["Roast Potatoes"] == ("0.00", True)
         assert sides["Cauliflower Cheese"] == ("3.99", False)
         assert f"{mains[0]['price']:.2f}" == "14.99"
+        # Shown as "Saturday 1pm" by formatCutoff(cutoff_time).
+        assert menu["cutoff_time"] == "2026-11-28T13:00:00+00:00"
 
     async def test_after_the_cut_off_it_is_the_following_sunday(
         self, client: httpx.AsyncClient, key: dict[str, str], clock: FakeClock

@@ -1,8 +1,9 @@
 -- The pub's 2025 website (issue 14): what its Sunday lunch pages read and send.
 --
 -- 1. sunday_lunch_menu (from 20261124001100_fixes.sql): without a date it answers for
---    the next Sunday that can still be ordered; each item says `is_available`, and `price` is a
---    JSON number (the website formats it with toFixed(2)).
+--    the next Sunday that can still be ordered; each item says `is_available`, `price` is a
+--    JSON number (the website formats it with toFixed(2)), and the cut-off is also given as
+--    `cutoff_time`, the name the website reads.
 -- 2. table_booking_menu_ids: the website's later forms name each dish (`custom_item_name`)
 --    instead of sending its id; the create path looks the names up here first.
 
@@ -79,6 +80,7 @@ begin
     'sides', (select coalesce(jsonb_agg(i), '[]'::jsonb) from jsonb_array_elements(v_items) i
               where i ->> 'category' = 'side'),
     'order_cutoff', public.tb_london_iso(v_cutoff),
+    'cutoff_time', public.tb_london_iso(v_cutoff),
     'ordering_open', p_now < v_cutoff,
     'deposit_per_guest', to_char((cfg ->> 'deposit_per_guest')::numeric, 'FM999990.00'),
     'currency', 'GBP');
