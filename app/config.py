@@ -103,16 +103,29 @@ class Settings(BaseSettings):
         default=3, ge=0, le=48, description="Hours after a booking ends before asking for a review."
     )
     payment_success_url: str = Field(
-        default="https://www.the-anchor.pub/table-booking/success",
-        description="Where a guest lands after paying (?reference=...&outcome=...).",
+        default="https://www.the-anchor.pub/booking-confirmation",
+        description="Where a guest lands after paying (?ref=...&outcome=...): by default the "
+        "website's booking confirmation page.",
     )
     payment_failure_url: str = Field(
-        default="https://www.the-anchor.pub/table-booking/payment-failed",
-        description="Where a guest lands when the payment could not be taken (?reason=...).",
+        default="https://www.the-anchor.pub/booking-confirmation",
+        description="Where a guest lands when the payment could not be taken "
+        "(?ref=...&outcome=... or ?reason=...).",
+    )
+    payment_reference_param: str = Field(
+        default="ref",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,39}$",
+        description="The query parameter that carries the booking reference to the success and "
+        "failure pages (the website reads ?ref=).",
     )
     payment_cancel_url: str = Field(
-        default="https://www.the-anchor.pub/table-booking/payment-cancelled",
+        default="https://www.the-anchor.pub/book-table",
         description="Where PayPal sends a guest who cancels at PayPal.",
+    )
+    allow_unpaid_sunday_lunch: bool | None = Field(
+        default=None,
+        description="Hold Sunday lunches as pending_payment when PayPal is not configured "
+        "(unset: only in development; elsewhere such a create is refused with 503).",
     )
     availability_limit_per_minute: int = Field(
         default=120, ge=1, description="Availability requests per client address per minute."
@@ -163,6 +176,13 @@ class Settings(BaseSettings):
                 "production needs DATABASE_URL or SUPABASE_URL, not the embedded server"
             )
         return self
+
+    @property
+    def unpaid_sunday_lunch_allowed(self) -> bool:
+        """Whether a Sunday lunch may be held without a way to pay its deposit."""
+        if self.allow_unpaid_sunday_lunch is not None:
+            return self.allow_unpaid_sunday_lunch
+        return self.environment is Environment.development
 
     @property
     def database_mode(self) -> DatabaseMode:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.config import Settings
+from app.services.refunds import NOTHING_PAID_SUMMARY
 
 Example = dict[str, Any]  # an OpenAPI Example Object: {"summary": ..., "value": ...}
 
@@ -358,7 +359,7 @@ def _menu_item(
     name: str,
     description: str,
     category: str,
-    price: str,
+    price: float,
     allergens: list[str],
     dietary: list[str],
 ) -> dict[str, Any]:
@@ -368,7 +369,8 @@ def _menu_item(
         "description": description,
         "category": category,
         "price": price,
-        "included": category == "side" and price == "0.00",
+        "included": category == "side" and price == 0,
+        "is_available": True,
         "allergens": allergens,
         "dietary_info": dietary,
     }
@@ -382,7 +384,7 @@ MENU = {
             "Roasted Chicken",
             "Half a free-range chicken with sage and onion stuffing",
             "main",
-            "14.99",
+            14.99,
             ["gluten", "sulphites"],
             [],
         ),
@@ -391,7 +393,7 @@ MENU = {
             "Beetroot & Butternut Squash Wellington",
             "In puff pastry with a vegetable gravy",
             "main",
-            "15.49",
+            15.49,
             ["gluten", "celery"],
             ["vegetarian", "vegan"],
         ),
@@ -402,7 +404,7 @@ MENU = {
             "Roast Potatoes",
             "Crisp roast potatoes",
             "side",
-            "0.00",
+            0.0,
             [],
             ["vegetarian", "vegan"],
         ),
@@ -411,12 +413,13 @@ MENU = {
             "Cauliflower Cheese",
             "An extra side to share",
             "side",
-            "3.99",
+            3.99,
             ["milk", "mustard"],
             ["vegetarian"],
         ),
     ],
     "order_cutoff": "2026-11-28T13:00:00+00:00",
+    "cutoff_time": "2026-11-28T13:00:00+00:00",
     "ordering_open": True,
     "deposit_per_guest": "5.00",
     "currency": "GBP",
@@ -456,6 +459,56 @@ SUNDAY_BODY = {
         {"menu_item_id": WELLINGTON, "quantity": 1, "guest_name": "Priya"},
     ],
 }
+NOTHING_PAID = NOTHING_PAID_SUMMARY
+#: What the pub's 2025 website sends for Sunday lunch: every dish by name, the included sides
+#: once per guest, paid extras on a row named "Table", and fields the service ignores.
+WEBSITE_SUNDAY_BODY = {
+    "booking_type": "sunday_lunch",
+    "date": "2026-11-29",
+    "time": "13:00",
+    "party_size": 2,
+    "customer": {
+        "first_name": "Raj",
+        "last_name": "Patel",
+        "mobile_number": "07700 900456",
+        "email": "raj@example.com",
+        "sms_opt_in": True,
+    },
+    "duration_minutes": 120,
+    "special_requirements": "SUNDAY ROAST PRE-ORDER",
+    "source": "website_wizard",
+    "marketing_opt_in": False,
+    "menu_selections": [
+        {
+            "custom_item_name": "Roasted Chicken",
+            "item_type": "main",
+            "quantity": 1,
+            "guest_name": "Raj",
+            "price_at_booking": 14.99,
+        },
+        {
+            "custom_item_name": "Roast Potatoes",
+            "item_type": "side",
+            "quantity": 1,
+            "guest_name": "Raj",
+            "price_at_booking": 0,
+        },
+        {
+            "custom_item_name": "Beetroot & Butternut Squash Wellington",
+            "item_type": "main",
+            "quantity": 1,
+            "guest_name": "Priya",
+            "price_at_booking": 15.49,
+        },
+        {
+            "custom_item_name": "Cauliflower Cheese",
+            "item_type": "side",
+            "quantity": 1,
+            "guest_name": "Table",
+            "price_at_booking": 3.99,
+        },
+    ],
+}
 CREATED = {
     "booking_id": BOOKING_ID,
     "booking_reference": REF,
@@ -468,6 +521,21 @@ CREATED = {
     "manage_token": TOKEN,
     "payment_required": False,
     "payment_details": None,
+    "confirmation_details": {
+        "date": "2026-11-27",
+        "time": "19:00",
+        "party_size": 4,
+        "duration_minutes": 120,
+        "special_requirements": "A quiet table if possible",
+    },
+    "booking_details": {
+        "date": "2026-11-27",
+        "time": "19:00",
+        "party_size": 4,
+        "duration_minutes": 120,
+        "special_requirements": "A quiet table if possible",
+    },
+    "cancellation_policy": NOTHING_PAID,
 }
 CREATED_SUNDAY = {
     "booking_id": SUNDAY_ID,
@@ -488,6 +556,21 @@ CREATED_SUNDAY = {
         "payment_url": "https://www.paypal.com/checkoutnow?token=5O190127TN364715T",
         "expires_at": "2026-11-24T11:31:35+00:00",
     },
+    "confirmation_details": {
+        "date": "2026-11-29",
+        "time": "13:00",
+        "party_size": 2,
+        "duration_minutes": 120,
+        "special_requirements": None,
+    },
+    "booking_details": {
+        "date": "2026-11-29",
+        "time": "13:00",
+        "party_size": 2,
+        "duration_minutes": 120,
+        "special_requirements": None,
+    },
+    "cancellation_policy": NOTHING_PAID,
 }
 FREE_POLICY = {
     "full_refund_until": "2026-11-27T17:00:00+00:00",
@@ -495,8 +578,7 @@ FREE_POLICY = {
     "partial_refund_percentage": 0,
     "refund_percentage_now": 100,
     "refund_amount_now": "0.00",
-    "summary": "Nothing has been paid for this booking, so you can cancel it free of charge "
-    "until it starts.",
+    "summary": NOTHING_PAID,
 }
 _DETAIL_COMMON = {
     "booking_id": BOOKING_ID,
@@ -797,18 +879,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/api/table-bookings/menu/sunday-lunch"): Operation(
         summary="The Sunday lunch menu",
-        description="The mains and sides for one Sunday with prices, allergens and dietary "
-        "information, the deposit per guest and the ordering cut-off (13:00 the day before, "
-        "London time; `ordering_open` says whether it has passed). Sides with `included: true` "
-        "come with every main at no charge; choose one main per guest when booking. Read only."
+        description="The mains and sides for one Sunday with prices (JSON numbers, in pounds), "
+        "allergens and dietary information, the deposit per guest and the ordering cut-off "
+        "(13:00 the day before, London time; `ordering_open` says whether it has passed). "
+        "Without `date`, the menu of the next Sunday that can still be ordered (its cut-off "
+        "ahead, the pub and kitchen open, within the booking window). Every listed dish is "
+        "served (`is_available: true`). Sides with `included: true` come with every main at no "
+        "charge; choose one main per guest when booking. Read only."
         + key_auth("read:table_bookings"),
         security=KEY,
         parameters={"date": {"sunday": example("a Sunday", "2026-11-29")}},
         responses={
-            200: Response("The menu for that Sunday.", {"menu": example("the menu", ok(MENU))}),
+            200: Response(
+                "The menu for that Sunday (or the next orderable one).",
+                {"menu": example("the menu", ok(MENU))},
+            ),
             400: invalid(
                 (
-                    "`date` is missing or not YYYY-MM-DD",
+                    "`date` is not YYYY-MM-DD",
                     error(
                         "VALIDATION_ERROR",
                         "The request is not valid: date.",
@@ -848,11 +936,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/table-bookings"): Operation(
         summary="Create a booking",
         description="Book a table. A regular booking is `confirmed` at once. A Sunday lunch "
-        "needs `menu_selections` with exactly one main per guest (ids from the Sunday lunch "
-        "menu; included sides are added for every guest, prices come from the menu) and is "
-        "created as `pending_payment`: its covers are held until `payment_details.expires_at` "
-        "while the guest pays the deposit at `payment_details.payment_url` (null when PayPal "
-        "cannot be reached; then call `POST /api/table-bookings/{reference}/payment`).\n\n"
+        "needs `menu_selections` with exactly one main per guest (each dish by `menu_item_id`, "
+        "or by `custom_item_name` as the menu names it; included sides are added for every "
+        "guest, prices come from the menu) and is created as `pending_payment`: its covers are "
+        "held until `payment_details.expires_at` while the guest pays the deposit at "
+        "`payment_details.payment_url` (null when PayPal cannot be reached; then call "
+        "`POST /api/table-bookings/{reference}/payment`). Where deposits cannot be taken at all "
+        "(PayPal not configured, outside development) a Sunday lunch is refused with 503 and "
+        "nothing is written.\n\n"
+        "**Accepted and ignored** (what the pub's 2025 website sends): `duration_minutes` "
+        "(every booking lasts the pub's 120 minutes), `marketing_opt_in`, and per selection "
+        "`item_type` and `price_at_booking`. `source` is the caller's channel: a key's "
+        "bookings are `website` whatever it says; staff may name `phone`, `walk-in`, `email` "
+        "or `staff` (the default). The answer repeats what a confirmation screen shows in "
+        "`confirmation_details` (and, the same, `booking_details`) and gives "
+        "`cancellation_policy` in words.\n\n"
         "The response carries `manage_token`, shown only here: give it to the guest (on your "
         "confirmation page, or in a link to your own booking page) so they can view, change "
         "and cancel. The texts and emails the service sends do not carry it (it is stored "
@@ -870,6 +968,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body={
             "regular": example("a table for four", REGULAR_BODY),
             "sunday_lunch": example("Sunday lunch for two, one main each", SUNDAY_BODY),
+            "website_2025": example(
+                "as the pub's 2025 website sends it (dishes by name; `duration_minutes`, "
+                "`source`, `marketing_opt_in`, `item_type` and `price_at_booking` ignored)",
+                WEBSITE_SUNDAY_BODY,
+            ),
         },
         responses={
             201: Response(
@@ -1011,7 +1114,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 (
                     "the staff sign-in cannot be checked (JWKS unreachable)",
                     STAFF_CHECK_DOWN,
-                )
+                ),
+                (
+                    "a Sunday lunch while deposits cannot be taken (nothing is written)",
+                    error(
+                        "SERVICE_UNAVAILABLE",
+                        "Sunday lunch cannot be booked online right now because deposits "
+                        "cannot be taken. Nothing was booked; please try again later or call "
+                        "the pub.",
+                    ),
+                ),
             ),
         },
     ),
@@ -1503,8 +1615,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         description="Where PayPal sends the guest's browser after they approve the deposit "
         "(`token` is PayPal's order id). The deposit is captured, checked against the amount "
         "due and the booking confirmed; then the browser is redirected (303) to the pub's "
-        "success page (`PAYMENT_SUCCESS_URL?reference=...&outcome=...`) or failure page "
-        "(`PAYMENT_FAILURE_URL?reason=...`). A caller sending `Accept: application/json` gets "
+        "success page (`PAYMENT_SUCCESS_URL?ref=...&outcome=...`, by default the website's "
+        "`/booking-confirmation`) or failure page (`PAYMENT_FAILURE_URL?ref=...&outcome=...`, "
+        "or `?reason=...` when no booking is known); the reference's parameter is "
+        "`PAYMENT_REFERENCE_PARAM` (`ref`). A caller sending `Accept: application/json` gets "
         "the envelope instead, and the errors below. Idempotent: a reloaded page captures "
         "nothing twice (`outcome: already_confirmed`). A capture for a booking whose hold was "
         "released is refunded in full (`released`).\n\n**Auth:** none; the PayPal order id "
@@ -1546,8 +1660,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 media_type="",
                 headers={
                     "Location": {
-                        "description": "e.g. https://www.the-anchor.pub/table-booking/"
-                        "payment-success?reference=TB-79F95CB4&outcome=confirmed",
+                        "description": "e.g. https://www.the-anchor.pub/booking-confirmation"
+                        "?ref=TB-79F95CB4&outcome=confirmed",
                         "schema": {"type": "string"},
                     }
                 },

@@ -8,12 +8,21 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, NotRequired, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from typing_extensions import TypedDict
 
 BookingType = Literal["regular", "sunday_lunch"]
 BookingStatus = Literal["pending_payment", "confirmed", "cancelled", "no_show", "completed"]
-Source = Literal["website", "phone", "walk-in", "email", "staff"]
+#: The channels staff may name; an API key's bookings are always ``website`` (the channel is the
+#: caller's, never the body's).
+STAFF_SOURCES: frozenset[str] = frozenset({"phone", "walk-in", "email", "staff"})
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:00)?$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -62,10 +71,33 @@ class Customer(Strict):
 
 
 class MenuSelection(Strict):
-    menu_item_id: UUID
+    menu_item_id: UUID | None = Field(
+        default=None, description="The dish's id from the Sunday lunch menu."
+    )
+    custom_item_name: ShortText | None = Field(
+        default=None,
+        description="The dish's name as the menu shows it (case ignored); used when "
+        "`menu_item_id` is not sent.",
+    )
     quantity: int = Field(default=1, ge=1, le=50)
     guest_name: ShortText | None = None
     special_requests: Annotated[str, StringConstraints(max_length=500)] | None = None
+    item_type: Literal["main", "side", "starter", "dessert", "extra"] | None = Field(
+        default=None,
+        description="Accepted and ignored: whether a dish is a main or a side is the menu's.",
+    )
+    price_at_booking: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=10_000,
+        description="Accepted and ignored: prices always come from the menu.",
+    )
+
+    @model_validator(mode="after")
+    def _names_a_dish(self) -> MenuSelection:
+        if self.menu_item_id is None and not self.custom_item_name:
+            raise ValueError("needs menu_item_id or custom_item_name")
+        return self
 
 
 class CreateBookingRequest(Strict):
@@ -78,7 +110,24 @@ class CreateBookingRequest(Strict):
     dietary_requirements: list[Tag] = Field(default_factory=list, max_length=20)
     allergies: list[Tag] = Field(default_factory=list, max_length=20)
     celebration_type: Annotated[str, StringConstraints(max_length=50)] | None = None
-    source: Source = "website"
+    source: Annotated[str, StringConstraints(max_length=50)] | None = Field(
+        default=None,
+        description="Ignored for API keys (their bookings are `website`); staff may name "
+        "`phone`, `walk-in`, `email` or `staff` (the default).",
+        examples=["website"],
+    )
+    duration_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=1440,
+        description="Accepted and ignored: every booking lasts the pub's "
+        "`table_booking_duration_minutes` (120).",
+    )
+    marketing_opt_in: bool | None = Field(
+        default=None,
+        description="Accepted and ignored: the service sends no marketing (`customer.sms_opt_in` "
+        "is the consent to booking texts).",
+    )
     menu_selections: list[MenuSelection] = Field(default_factory=list, max_length=100)
     override: bool = Field(
         default=False,
@@ -189,6 +238,16 @@ class PaymentDetails(BaseModel):
     expires_at: str | None
 
 
+class BookingSummary(BaseModel):
+    """What a confirmation screen shows of the booking just made."""
+
+    date: str
+    time: str
+    party_size: int
+    duration_minutes: int
+    special_requirements: str | None
+
+
 class CreatedBooking(BaseModel):
     booking_id: UUID
     booking_reference: str
@@ -203,6 +262,12 @@ class CreatedBooking(BaseModel):
     )
     payment_required: bool
     payment_details: PaymentDetails | None = None
+    confirmation_details: BookingSummary
+    booking_details: BookingSummary = Field(description="The same as `confirmation_details`.")
+    cancellation_policy: str = Field(
+        description="The cancellation policy in words, as `GET /api/table-bookings/{reference}` "
+        "gives it in `cancellation_policy.summary`."
+    )
 
 
 class MenuItem(BaseModel):
@@ -210,8 +275,9 @@ class MenuItem(BaseModel):
     name: str
     description: str | None
     category: Literal["main", "side"]
-    price: str
+    price: float = Field(description="In pounds, a JSON number, e.g. 14.99.")
     included: bool
+    is_available: bool
     allergens: list[str]
     dietary_info: list[str]
 
@@ -221,6 +287,7 @@ class SundayLunchMenu(BaseModel):
     mains: list[MenuItem]
     sides: list[MenuItem]
     order_cutoff: str
+    cutoff_time: str = Field(description="The same as `order_cutoff`, by the website's name.")
     ordering_open: bool
     deposit_per_guest: str
     currency: Literal["GBP"] = "GBP"

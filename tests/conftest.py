@@ -238,6 +238,9 @@ def settings(tmp_path: Path) -> Settings:
         embedded_db_dir=tmp_path / "embedded",
         cron_secret="test-cron-secret-0123456789",
         supabase_jwt_secret=STAFF_JWT_SECRET,
+        # Most tests book Sunday lunches without PayPal, as development does; the refusal
+        # outside development is tested with this unset (tests/test_website_2025.py).
+        allow_unpaid_sunday_lunch=True,
     )
 
 

@@ -133,14 +133,28 @@ class TestWithoutStartOrDuration:
         await conn.execute(CLAIM_WITHOUT_START_SQL, DAY, time(17), 50, NOW)
 
 
-async def waits(other: asyncpg.Connection, day: date, at: str) -> bool:
-    """Whether a claim for ``day`` at ``at`` has to wait (200 ms) for the open one."""
-    async with other.transaction():
-        await other.execute("set local lock_timeout = '200ms'")
-        try:
+async def waits(holder: asyncpg.Connection, other: asyncpg.Connection, day: date, at: str) -> bool:
+    """Whether a claim for ``day`` at ``at`` on ``other`` is blocked by ``holder``'s open claim.
+
+    Asked of the server (``pg_blocking_pids``), not inferred from a lock timeout: the answer does
+    not depend on how fast the machine is, and needs no timer in the server."""
+    other_pid = other.get_server_pid()
+
+    async def attempt() -> None:
+        async with other.transaction():
             await claim(other, day, at)
-        except asyncpg.LockNotAvailableError:
+
+    task = asyncio.create_task(attempt())
+    while not task.done():
+        if await holder.fetchval(
+            "select $1::int = any(pg_blocking_pids($2::int))", holder.get_server_pid(), other_pid
+        ):
+            await holder.execute("select pg_cancel_backend($1::int)", other_pid)
+            with pytest.raises(asyncpg.QueryCanceledError):
+                await task
             return True
+        await asyncio.sleep(0.005)
+    await task
     return False
 
 
@@ -151,7 +165,7 @@ class TestWhoWaits:
     ) -> None:
         async with conn.transaction():
             await claim(conn, DAY, "19:00")
-            assert await waits(other, DAY, at)
+            assert await waits(conn, other, DAY, at)
 
     @pytest.mark.parametrize(
         ("day", "at"),
@@ -169,7 +183,7 @@ class TestWhoWaits:
         # 17:00 ends as 19:00 starts, 21:00 starts as it ends.
         async with conn.transaction():
             await claim(conn, DAY, "19:00")
-            assert not await waits(other, day, at)
+            assert not await waits(conn, other, day, at)
 
     async def test_across_midnight_the_next_day_waits(
         self, conn: asyncpg.Connection, other: asyncpg.Connection
@@ -177,8 +191,8 @@ class TestWhoWaits:
         # 23:00 to 01:00 overlaps the next day's 00:30, not its 01:00.
         async with conn.transaction():
             await claim(conn, DAY, "23:00")
-            assert await waits(other, DAY + timedelta(days=1), "00:30")
-            assert not await waits(other, DAY + timedelta(days=1), "01:00")
+            assert await waits(conn, other, DAY + timedelta(days=1), "00:30")
+            assert not await waits(conn, other, DAY + timedelta(days=1), "01:00")
 
 
 class TestOverlappingTimesRace:

@@ -145,15 +145,22 @@ class TestSundayLunch:
         assert data["payment_details"]["outstanding_amount"] == "7.47"
 
     async def test_prices_come_from_the_menu_not_the_client(
-        self, client: httpx.AsyncClient, key: dict[str, str], menu: dict[str, str]
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        menu: dict[str, str],
+        conn: asyncpg.Connection,
     ) -> None:
         body = sunday_body(menu, mains={"Crispy Pork Belly": 1})
-        body["menu_selections"][0]["price_at_booking"] = "0.01"
-        response = await client.post(BOOKINGS, json=body, headers=key)
-        assert response.status_code == 400  # unknown field: the client cannot set prices
-        del body["menu_selections"][0]["price_at_booking"]
+        # The website sends the price it showed; it is accepted and ignored.
+        body["menu_selections"][0]["price_at_booking"] = 0.01
         data = await create_booking(client, key, body)
         assert data["payment_details"]["total_amount"] == "15.99"
+        stored = await conn.fetchval(
+            "select price_at_booking from table_booking_items where menu_item_id = $1::uuid",
+            menu["Crispy Pork Belly"],
+        )
+        assert stored == Decimal("15.99")
 
     async def test_included_sides_sent_by_the_client_are_not_doubled(
         self,
@@ -255,8 +262,11 @@ class TestSundayLunch:
             "Slow-Cooked Lamb Shank",
         ]
         sides = {s["name"]: (s["price"], s["included"]) for s in data["sides"]}
-        assert sides["Yorkshire Pudding"] == ("0.00", True)
-        assert sides["Cauliflower Cheese"] == ("3.99", False)
+        # Prices are JSON numbers (the website formats them with toFixed(2)).
+        assert sides["Yorkshire Pudding"] == (0, True)
+        assert sides["Cauliflower Cheese"] == (3.99, False)
+        assert response.text.count('"price":3.99') == 1
+        assert all(item["is_available"] is True for item in data["mains"] + data["sides"])
         assert "gluten" in data["mains"][0]["allergens"]
         assert data["order_cutoff"] == "2026-11-28T13:00:00+00:00"
         assert data["ordering_open"] is True
@@ -456,6 +466,9 @@ class TestReadingTheRequest:
             "manage_token",
             "payment_required",
             "payment_details",
+            "confirmation_details",
+            "booking_details",
+            "cancellation_policy",
         ]
         assert data["payment_details"] is None
         assert data["payment_required"] is False

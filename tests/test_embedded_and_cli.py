@@ -234,3 +234,35 @@ class TestMigrateCommand:
         )
         assert result.returncode == 2
         assert "Scopes must be" in result.stderr
+
+
+class TestWithoutTheEmbeddedExtra:
+    def test_uvicorn_with_no_database_says_what_to_do(self, tmp_path: Path) -> None:
+        """`pip install .` (no `embedded` extra: no pgserver, no psutil), then
+        `uvicorn app.main:app` with nothing configured: the start stops with what to do."""
+        data_dir = tmp_path / "pgdata"
+        data_dir.mkdir()
+        (data_dir / ".handle_pids.json").write_text("[1]")  # left by an earlier process
+        # As if neither package were installed: importing either raises ImportError.
+        run = (
+            "import sys; sys.modules['pgserver'] = None; sys.modules['psutil'] = None\n"
+            "import uvicorn\n"
+            f"uvicorn.run('app.main:app', host='127.0.0.1', port={free_port()})\n"
+        )
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SUPABASE_URL")}
+        result = subprocess.run(
+            [sys.executable, "-c", run],
+            cwd=REPO,
+            env={**env, "EMBEDDED_DB_DIR": str(data_dir)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output
+        assert "ModuleNotFoundError" not in output, output
+        assert (
+            "No database is configured and the embedded server is not installed: set "
+            "DATABASE_URL or SUPABASE_URL, or pip install '.[embedded]'."
+        ) in output

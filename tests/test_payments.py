@@ -52,7 +52,7 @@ EXPIRY = "/api/cron/table-booking-payment-expiry"
 CRON = {"Authorization": "Bearer test-cron-secret-0123456789"}
 JSON = {"Accept": "application/json"}
 SUCCESS_URL = "https://www.the-anchor.pub/booked?via=paypal"
-FAILURE_URL = "https://www.the-anchor.pub/table-booking/payment-failed"
+FAILURE_URL = "https://www.the-anchor.pub/payment-failed"
 GUEST_EMAIL = "ann.lee@example.com"
 DEPOSIT = "10.00"  # two guests at £5.00
 #: Sunday 29 November 2026, 13:00 in London (GMT): the Sunday lunch's start.
@@ -218,6 +218,7 @@ def paypal_settings(settings: Settings) -> Settings:
             "paypal_webhook_id": WEBHOOK_ID,
             "public_base_url": "https://tb.example",
             "payment_success_url": SUCCESS_URL,
+            "payment_failure_url": FAILURE_URL,
         }
     )
 
@@ -632,7 +633,7 @@ class TestReturn:
 
         assert response.status_code == 303
         ref = made["booking_reference"]
-        assert response.headers["Location"] == f"{SUCCESS_URL}&reference={ref}&outcome=confirmed"
+        assert response.headers["Location"] == f"{SUCCESS_URL}&ref={ref}&outcome=confirmed"
 
     @pytest.mark.parametrize(
         ("value", "currency"), [("1.00", "GBP"), ("10.01", "GBP"), (DEPOSIT, "EUR")]
@@ -804,9 +805,7 @@ class TestReturn:
 
         assert again.status_code == 303
         ref = made["booking_reference"]
-        assert again.headers["Location"] == (
-            f"{SUCCESS_URL}&reference={ref}&outcome=already_confirmed"
-        )
+        assert again.headers["Location"] == (f"{SUCCESS_URL}&ref={ref}&outcome=already_confirmed")
         assert len(await audits(conn, "payment.captured")) == 1
         notified = [j["payload"]["event"] for j in await jobs(conn, "table_booking_notify")]
         assert notified.count("confirmed") == 1

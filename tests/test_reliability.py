@@ -201,8 +201,18 @@ class TestDatabaseRestart:
                 answers.append(await load.request(i))
                 await asyncio.sleep(0.02)
 
+        async def answered_since(mark: float, count: int) -> None:
+            # Phases last until enough answers are in (bounded), not a fixed time: on a busy
+            # machine a first request can take longer than a second.
+            deadline = load.loop.time() + 30
+            while load.loop.time() < deadline:
+                if sum(1 for a in answers if a.started > mark) >= count:
+                    return
+                await asyncio.sleep(0.05)
+
         async def restart() -> None:
             await asyncio.sleep(1.0)  # the service under load, healthy
+            await answered_since(0.0, 12)
             marks["stopping"] = load.loop.time()
             await asyncio.to_thread(server.stop)  # pg_ctl stop (fast): sessions are cut
             marks["stopped"] = load.loop.time()
@@ -217,6 +227,7 @@ class TestDatabaseRestart:
             finally:
                 await probe.close()
             await asyncio.sleep(1.5)  # the service under load, recovered
+            await answered_since(marks["started"], 12)
             done.set()
 
         await asyncio.gather(restart(), *(worker() for _ in range(6)))

@@ -844,6 +844,31 @@ class TestQuietHours:
         assert sms_job(await jobs(conn))["status"] == "completed"
         assert await conn.fetchval("select count(*) from messages") == 1
 
+    async def test_a_run_handles_each_job_once_when_the_database_clock_disagrees(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        conn: asyncpg.Connection,
+        clock: FakeClock,
+    ) -> None:
+        await create_booking(client, key, with_email(regular_body()))
+        # The app's clock says 21:30 in London; the database's says it is days later, so the
+        # text deferred to 09:00 (by the app's clock) is already due again by the database's.
+        clock.set(datetime(2026, 11, 24, 21, 30, tzinfo=UTC))
+        await conn.execute("update jobs set scheduled_for = now() - interval '1 second'")
+        report = await run_worker(client)
+        sms = sms_job(await jobs(conn))
+        assert await conn.fetchval("select $1::timestamptz <= now()", sms["scheduled_for"])
+        # notify, then the guest's text and email and the manager's alert: each claimed once.
+        assert report["claimed"] == 4, report
+        assert report["deferred"] == 1
+        assert sms["status"] == "pending"
+        assert sms["attempts"] == 0
+
+        # The next run meets it again, once, and defers it again (still night by the app's clock).
+        again = await run_worker(client)
+        assert (again["claimed"], again["deferred"]) == (1, 1), again
+
 
 # Opt-outs and messaging health -------------------------------------------------------------------
 

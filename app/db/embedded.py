@@ -41,7 +41,6 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._forget_dead_handles()
         with warnings.catch_warnings():
             # pgserver keeps its lock in the user's runtime dir and warns when XDG_RUNTIME_DIR
             # is unset (it falls back to /tmp); nothing for a user to act on.
@@ -49,11 +48,15 @@ class EmbeddedPostgres:
             try:
                 # Imported late: an optional extra, whose import creates a runtime lock file.
                 from pgserver.postgres_server import get_server
-            except ImportError as exc:
+            except ImportError:
+                # The sentence is the whole story; the import's own traceback would bury it.
                 raise RuntimeError(
                     "No database is configured and the embedded server is not installed: set "
                     "DATABASE_URL or SUPABASE_URL, or pip install '.[embedded]'."
-                ) from exc
+                ) from None
+            # After the import: psutil comes with pgserver, and without the extra the sentence
+            # above is what a user needs to read, not a ModuleNotFoundError.
+            self._forget_dead_handles()
             self._server = get_server(self.data_dir, cleanup_mode="stop")
         dsn: str = self._server.get_uri()
         logger.info("embedded_db.started data_dir=%s", self.data_dir)

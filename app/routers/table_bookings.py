@@ -130,7 +130,10 @@ async def get_sunday_lunch_menu(
     db: Db,
     now: Now,
     _: Annotated[ApiKeyCaller, Depends(require_scope(READ))],
-    date: Annotated[dt.date, Query(description="A Sunday, YYYY-MM-DD.")],
+    date: Annotated[
+        dt.date | None,
+        Query(description="A Sunday, YYYY-MM-DD; without it, the next Sunday still orderable."),
+    ] = None,
 ) -> dict[str, Any]:
     """Mains and sides with prices, allergens and the ordering cut-off for that Sunday."""
     data = await availability.sunday_lunch_menu(db, day=date, now=now)
@@ -227,6 +230,8 @@ async def create_booking(request: Request) -> Response:
     now: dt.datetime = state.clock()
     settings: Settings = state.settings
     client = client_of(request)
+    paypal: PayPal | None = state.paypal
+    deposits_possible = paypal is not None or settings.unpaid_sunday_lunch_allowed
     if idempotency_key is not None and not idempotency_key.isprintable():
         raise ValidationFailed(
             "Idempotency-Key must be printable text.", details=[{"field": "Idempotency-Key"}]
@@ -243,6 +248,7 @@ async def create_booking(request: Request) -> Response:
             on_caller=lambda caller: record_rate(request, caller),
             idempotency_key=idempotency_key,
             create_limit_per_phone=settings.create_limit_per_phone_per_hour,
+            deposits_possible=deposits_possible,
         )
     else:
         credentials = bearer_of(request)
@@ -257,8 +263,8 @@ async def create_booking(request: Request) -> Response:
             now=now,
             idempotency_key=idempotency_key,
             create_limit_per_phone=settings.create_limit_per_phone_per_hour,
+            deposits_possible=deposits_possible,
         )
-    paypal: PayPal | None = state.paypal
     if data.get("payment_required") and paypal is not None:
         data["payment_details"]["payment_url"] = await payments.payment_url_for_new_booking(
             db, paypal, reference=data["booking_reference"], client=client, now=now
@@ -315,7 +321,7 @@ async def payment_return(
     except AppError as exc:
         if wants_json:
             raise
-        url = _with_query(settings.payment_failure_url, reason=exc.code.lower())
+        url = _with_query(settings.payment_failure_url, {"reason": exc.code.lower()})
         return RedirectResponse(url, status_code=303)
     data = {
         "booking_reference": result.get("booking_reference"),
@@ -325,11 +331,13 @@ async def payment_return(
     if wants_json:
         return {"success": True, "data": data}
     target = settings.payment_success_url if data["confirmed"] else settings.payment_failure_url
-    url = _with_query(target, reference=data["booking_reference"] or "", outcome=data["outcome"])
+    # The reference under the name the website reads (PAYMENT_REFERENCE_PARAM, "ref").
+    params = {settings.payment_reference_param: data["booking_reference"] or ""}
+    url = _with_query(target, {**params, "outcome": data["outcome"]})
     return RedirectResponse(url, status_code=303)
 
 
-def _with_query(url: str, **params: str) -> str:
+def _with_query(url: str, params: dict[str, str]) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
 
 

@@ -42,8 +42,10 @@ async def check_availability_for_key(
     return json.loads(auth), data
 
 
-async def sunday_lunch_menu(db: Database, *, day: date, now: datetime) -> dict[str, Any]:
+async def sunday_lunch_menu(db: Database, *, day: date | None, now: datetime) -> dict[str, Any]:
+    """The menu for ``day``, or (None) for the next Sunday that can still be ordered."""
     result: dict[str, Any] = await db.rpc(
-        "sunday_lunch_menu", {"p_date": day.isoformat(), "p_now": now.isoformat()}
+        "sunday_lunch_menu",
+        {"p_date": day.isoformat() if day else None, "p_now": now.isoformat()},
     )
     return result

@@ -18,12 +18,17 @@ from typing import Any
 
 from app.db.errors import error_from_database
 from app.db.port import Database
-from app.errors import AppError, Forbidden, ServiceUnavailable
-from app.schemas import CreateBookingRequest, UpdateBookingRequest
+from app.errors import AppError, Forbidden, InvalidMenuItems, ServiceUnavailable
+from app.schemas import STAFF_SOURCES, CreateBookingRequest, UpdateBookingRequest
 from app.services import api_keys, phones, tokens
 from app.services.actors import Actor, ClientInfo
 from app.services.api_keys import ApiKeyCaller
-from app.services.refunds import RefundTerms, describe_cancellation_policy, why_not_cancellable
+from app.services.refunds import (
+    NOTHING_PAID_SUMMARY,
+    RefundTerms,
+    describe_cancellation_policy,
+    why_not_cancellable,
+)
 
 logger = logging.getLogger("app.bookings")
 
@@ -52,6 +57,58 @@ class _Prepared:
     token: str
 
 
+def channel_of(request: CreateBookingRequest, *, is_staff: bool) -> str:
+    """The booking's ``source``: the caller's channel, never what the body claims. An API key
+    books for the website; staff may say how the booking reached them."""
+    if not is_staff:
+        return "website"
+    return request.source if request.source in STAFF_SOURCES else "staff"
+
+
+async def menu_ids_by_name(db: Database, request: CreateBookingRequest) -> dict[str, str]:
+    """The ids of the dishes a Sunday lunch names without an id (``custom_item_name``), by
+    lower-cased name; one read, and only when a selection needs it."""
+    names = sorted(
+        {
+            s.custom_item_name.lower()
+            for s in request.menu_selections
+            if s.menu_item_id is None and s.custom_item_name
+        }
+    )
+    if request.booking_type != "sunday_lunch" or not names:
+        return {}
+    found: dict[str, str] = await db.rpc("table_booking_menu_ids", {"p_names": names})
+    return found
+
+
+def _selections(request: CreateBookingRequest, menu_ids: dict[str, str]) -> list[dict[str, Any]]:
+    """The dishes as table_booking_create takes them: an id and how many; what a dish is and
+    costs is the menu's (``item_type`` and ``price_at_booking`` are not passed on)."""
+    selections: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    for s in request.menu_selections:
+        if s.menu_item_id is not None:
+            item_id: str | None = str(s.menu_item_id)
+        else:
+            item_id = menu_ids.get((s.custom_item_name or "").lower())
+            if item_id is None:
+                unknown.append(s.custom_item_name or "")
+        selections.append(
+            {
+                "menu_item_id": item_id,
+                "quantity": s.quantity,
+                "guest_name": s.guest_name,
+                "special_requests": s.special_requests,
+            }
+        )
+    if unknown and request.booking_type == "sunday_lunch":
+        raise InvalidMenuItems(
+            "Some of the chosen dishes are not on the Sunday lunch menu any more.",
+            details={"names": unknown},
+        )
+    return selections
+
+
 def _prepare_create(
     request: CreateBookingRequest,
     *,
@@ -59,18 +116,30 @@ def _prepare_create(
     client: ClientInfo,
     idempotency_key: str | None,
     create_limit_per_phone: int | None,
+    deposits_possible: bool = True,
+    menu_ids: dict[str, str] | None = None,
 ) -> _Prepared:
     """What table_booking_create is sent, but for ``actor`` and ``idempotency.key``."""
     if request.override and not is_staff:
         raise Forbidden(
             "Only staff may override the booking policy.", details={"field": "override"}
         )
+    if request.booking_type == "sunday_lunch" and not deposits_possible:
+        # A hold nobody can pay for would only keep the table from other guests until it
+        # expires, while the website tells the guest they are booked: refuse before writing.
+        raise ServiceUnavailable(
+            "Sunday lunch cannot be booked online right now because deposits cannot be taken. "
+            "Nothing was booked; please try again later or call the pub.",
+            headers={"Retry-After": "300"},
+        )
     e164 = phones.normalise_phone(request.customer.mobile_number)
     body = request.model_dump(mode="json")
     body["customer"]["mobile_number"] = e164
+    body["source"] = channel_of(request, is_staff=is_staff)
     token = tokens.new_manage_token()
     payload: dict[str, Any] = {
         **{k: v for k, v in body.items() if k != "customer"},
+        "menu_selections": _selections(request, menu_ids or {}),
         "customer": {
             "first_name": request.customer.first_name,
             "last_name": request.customer.last_name,
@@ -99,6 +168,7 @@ async def create_booking(
     now: datetime,
     idempotency_key: str | None = None,
     create_limit_per_phone: int | None = None,
+    deposits_possible: bool = True,
 ) -> dict[str, Any]:
     """Create a booking; the response carries the guest's manage token (or the replayed one)."""
     prepared = _prepare_create(
@@ -107,6 +177,8 @@ async def create_booking(
         client=client,
         idempotency_key=idempotency_key,
         create_limit_per_phone=create_limit_per_phone,
+        deposits_possible=deposits_possible,
+        menu_ids=await menu_ids_by_name(db, request),
     )
     payload = {**prepared.payload, "actor": actor.as_json()}
     if idempotency_key is not None:
@@ -118,7 +190,7 @@ async def create_booking(
     except AppError as exc:
         await _audit_create_refusal(db, exc, actor, client, prepared)
         raise
-    return _created(result, prepared.token, idempotency_key)
+    return _created(result, prepared.token, idempotency_key, request)
 
 
 async def create_booking_for_key(
@@ -132,6 +204,7 @@ async def create_booking_for_key(
     on_caller: Callable[[ApiKeyCaller], object],
     idempotency_key: str | None = None,
     create_limit_per_phone: int | None = None,
+    deposits_possible: bool = True,
 ) -> dict[str, Any]:
     """Create a booking for an API key in one round trip: the key check, its counting and the
     create (``table_booking_create_for_key``). ``on_caller`` gets the caller as soon as it is
@@ -143,6 +216,8 @@ async def create_booking_for_key(
             client=client,
             idempotency_key=idempotency_key,
             create_limit_per_phone=create_limit_per_phone,
+            deposits_possible=deposits_possible,
+            menu_ids=await menu_ids_by_name(db, request),
         )
     except AppError:
         # A bad key is told so before anything about its request, as on every other route.
@@ -178,7 +253,7 @@ async def create_booking_for_key(
         actor = Actor(kind="api_key", id=caller.key_id, name=caller.name)
         await _audit_create_refusal(db, exc, actor, client, prepared)
         raise exc
-    return _created(answer["data"], prepared.token, idempotency_key)
+    return _created(answer["data"], prepared.token, idempotency_key, request)
 
 
 async def _audit_create_refusal(
@@ -189,8 +264,12 @@ async def _audit_create_refusal(
     await _audit_refusal(db, "table_booking.create_refused", None, exc, actor, client, attempt)
 
 
-def _created(result: dict[str, Any], token: str, idempotency_key: str | None) -> dict[str, Any]:
-    """The create's answer as the API gives it: with the manage token, replayed or new."""
+def _created(
+    result: dict[str, Any], token: str, idempotency_key: str | None, request: CreateBookingRequest
+) -> dict[str, Any]:
+    """The create's answer as the API gives it: with the manage token, replayed or new, and
+    what a confirmation screen shows (the website reads ``confirmation_details`` or
+    ``booking_details``, and ``cancellation_policy`` as words)."""
     if result.pop("replayed", False):
         sealed = result.pop("manage_token_sealed", None)
         replayed = (
@@ -211,7 +290,22 @@ def _created(result: dict[str, Any], token: str, idempotency_key: str | None) ->
         result["status"],
         customer_id,
     )
-    return {**result, "manage_token": token}
+    summary = {
+        "date": result["date"],
+        "time": result["time"],
+        "party_size": result["party_size"],
+        "duration_minutes": result["duration_minutes"],
+        "special_requirements": request.special_requirements or None,
+    }
+    return {
+        **result,
+        "manage_token": token,
+        "confirmation_details": summary,
+        "booking_details": dict(summary),
+        # Just made: open, not started, nothing paid yet (a deposit is paid afterwards), so the
+        # policy's words are those GET /{reference} gives now.
+        "cancellation_policy": NOTHING_PAID_SUMMARY,
+    }
 
 
 async def get_booking(

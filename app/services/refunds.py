@@ -68,6 +68,11 @@ def _when(at: datetime) -> str:
     return f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"
 
 
+#: The policy in words for an open booking on which nothing has been paid.
+NOTHING_PAID_SUMMARY = (
+    "Nothing has been paid for this booking, so you can cancel it free of charge until it starts."
+)
+
 #: Statuses a booking can still be cancelled from (until it starts).
 OPEN_STATUSES = ("confirmed", "pending_payment")
 _CLOSED_BECAUSE = {
@@ -101,10 +106,7 @@ def describe_cancellation_policy(
     if closed_because is not None:
         summary = f"This booking can no longer be cancelled because {closed_because}."
     elif paid <= 0:
-        summary = (
-            "Nothing has been paid for this booking, so you can cancel it free of charge "
-            "until it starts."
-        )
+        summary = NOTHING_PAID_SUMMARY
     else:
         parts = [f"Cancel before {_when(full_until)} for a full refund of £{paid:.2f}."]
         has_partial = terms.partial_refund_percentage > 0 and (

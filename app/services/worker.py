@@ -93,15 +93,21 @@ async def process_jobs(
 ) -> RunReport:
     report = RunReport()
     started = time.monotonic()
+    # A run handles each job once. A job it deferred, retried or failed may be due again at once
+    # by the database's clock (which decides what is due) while the run's own clock says wait:
+    # it waits for the next run. When only such jobs are left, the claim is empty and the run ends.
+    seen: list[str] = []
     while time.monotonic() - started < time_budget_seconds:
         jobs: list[dict[str, Any]] = await db.rpc(
-            "table_booking_claim_jobs", {"p_batch_size": batch_size, "p_lease_seconds": 120}
+            "table_booking_claim_jobs",
+            {"p_batch_size": batch_size, "p_lease_seconds": 120, "p_exclude": seen},
         )
         if not jobs:
             break
         report.claimed += len(jobs)
         # One at a time: texts go out in order, and a provider outage is met once per job.
         for job in jobs:
+            seen.append(str(job["id"]))
             await _process_one(db, job, senders=senders, now=now, report=report)
     return report
 
