@@ -66,15 +66,19 @@ def pg_admin_dsn() -> Iterator[str]:
             server.stop()
 
 
-@pytest.fixture(scope="session")
-async def template_dsn(pg_admin_dsn: str) -> str:
-    admin = await asyncpg.connect(pg_admin_dsn)
+async def _fresh_database(admin_dsn: str, name: str) -> str:
+    admin = await asyncpg.connect(admin_dsn)
     try:
-        await admin.execute(f'drop database if exists "{TEMPLATE_DB}" with (force)')
-        await admin.execute(f'create database "{TEMPLATE_DB}"')
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+        await admin.execute(f'create database "{name}"')
     finally:
         await admin.close()
-    dsn = with_database(pg_admin_dsn, TEMPLATE_DB)
+    return with_database(admin_dsn, name)
+
+
+@pytest.fixture(scope="session")
+async def template_dsn(pg_admin_dsn: str) -> str:
+    dsn = await _fresh_database(pg_admin_dsn, TEMPLATE_DB)
     conn = await asyncpg.connect(dsn)
     try:
         await migrations.apply_pending(conn)
@@ -95,16 +99,6 @@ async def load_pub_database(dsn: str) -> None:
                 await conn.execute(sql)
     finally:
         await conn.close()
-
-
-async def _fresh_database(admin_dsn: str, name: str) -> str:
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'drop database if exists "{name}" with (force)')
-        await admin.execute(f'create database "{name}"')
-    finally:
-        await admin.close()
-    return with_database(admin_dsn, name)
 
 
 class PubTemplates:
