@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+from pydantic import ValidationError
 
 from app import logs
-from app.config import DatabaseMode, Settings, get_settings
+from app.config import DatabaseMode, Settings, describe_invalid_settings, get_settings
 from app.db import migrations
 from app.db.embedded import embedded_jwt_secret
 from app.db.resolve import embedded_dsn, open_database
@@ -33,7 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.configure()
     else:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"error: {describe_invalid_settings(exc)}", file=sys.stderr)
+        return 2
     try:
         result: int = args.handler(args, settings)
     except AppError as exc:
@@ -48,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP service (uvicorn) on PORT")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--port", type=_port, default=None, help="port to listen on (default: PORT, else 8000)"
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = commands.add_parser("migrate", help="apply pending migrations to the database")
@@ -94,12 +102,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.run(
         "app.main:app",
         host=args.host,
-        port=settings.port,
+        port=args.port or settings.port,
         log_config=None,
         access_log=False,
         proxy_headers=True,
     )
     return 0
+
+
+def _port(text: str) -> int:
+    if not (text.isdigit() and 0 < int(text) < 65536):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (a number from 1 to 65535)")
+    return int(text)
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
