@@ -143,7 +143,6 @@ async def _apply(dsn: str) -> list[str]:
 
 
 def _staff_token(args: argparse.Namespace, settings: Settings) -> int:
-    user_id = str(args.user_id or uuid.uuid4())
     if settings.supabase_jwt_secret is not None:
         secret = settings.supabase_jwt_secret.get_secret_value()
     elif settings.database_mode is DatabaseMode.embedded:
@@ -153,35 +152,78 @@ def _staff_token(args: argparse.Namespace, settings: Settings) -> int:
             "Without SUPABASE_JWT_SECRET staff tokens come from signing in to Supabase; "
             "this command only mints tokens for a shared secret or the embedded default."
         )
-    if args.role is not None:
-        if settings.database_mode is not DatabaseMode.embedded:
-            raise AppError("--role works on the embedded database only; give roles in the app.")
+    roles: list[str] | None = None  # None: this command cannot see the user's roles
+    user_id = str(args.user_id) if args.user_id else None
+    if settings.database_mode is DatabaseMode.embedded:
 
-        async def grant() -> None:
+        async def find_or_grant() -> tuple[str, list[str]]:
             async with embedded_dsn(settings) as dsn:
                 conn = await asyncpg.connect(dsn)
                 try:
-                    await conn.execute(
-                        "insert into auth.users (id, email) values ($1::uuid, $2)"
-                        " on conflict (id) do update set email = excluded.email",
-                        user_id,
-                        args.email,
-                    )
-                    await conn.execute(
-                        "insert into user_roles (user_id, role_id)"
-                        " select $1::uuid, id from roles where name = $2 on conflict do nothing",
-                        user_id,
-                        args.role,
+                    return await _staff_user(
+                        conn, email=args.email, user_id=user_id, role=args.role
                     )
                 finally:
                     await conn.close()
 
-        asyncio.run(grant())
+        user_id, roles = asyncio.run(find_or_grant())
+    elif args.role is not None:
+        raise AppError("--role works on the embedded database only; give roles in the app.")
+    user_id = user_id or str(uuid.uuid4())
     token = mint_staff_token(secret=secret, user_id=user_id, email=args.email, ttl_seconds=args.ttl)
-    role = f" with role {args.role}" if args.role else ""
-    print(f"staff token for {args.email} (user {user_id}){role}, valid {args.ttl} s:")
+    held = f" with role {', '.join(roles)}" if roles else ""
+    print(f"staff token for {args.email} (user {user_id}){held}, valid {args.ttl} s:")
+    if roles == []:
+        print(
+            f"warning: {args.email} has no role in this database, so every staff call with this "
+            "token is refused (403 FORBIDDEN); run again with --role staff, manager or "
+            "super_admin",
+            file=sys.stderr,
+        )
+    elif roles is None:
+        print(
+            "note: the token is refused (403) until this user has a role in the pub's app",
+            file=sys.stderr,
+        )
     print(token)
     return 0
+
+
+async def _staff_user(
+    conn: asyncpg.Connection, *, email: str, user_id: str | None, role: str | None
+) -> tuple[str, list[str]]:
+    """The embedded database's user for ``email`` (the one given by id, else the one already
+    there, so running the command again mints for the same user) with ``role`` added; its id and
+    roles. A user is created only to hold a role."""
+    if user_id is None:
+        user_id = await conn.fetchval(
+            "select u.id::text from auth.users u where lower(u.email) = lower($1)"
+            " order by exists (select 1 from user_roles r where r.user_id = u.id) desc,"
+            " u.created_at, u.id limit 1",
+            email,
+        )
+    if role is not None:
+        user_id = user_id or str(uuid.uuid4())
+        await conn.execute(
+            "insert into auth.users (id, email) values ($1::uuid, $2)"
+            " on conflict (id) do update set email = excluded.email",
+            user_id,
+            email,
+        )
+        await conn.execute(
+            "insert into user_roles (user_id, role_id)"
+            " select $1::uuid, id from roles where name = $2 on conflict do nothing",
+            user_id,
+            role,
+        )
+    if user_id is None:
+        return str(uuid.uuid4()), []
+    held = await conn.fetch(
+        "select r.name from user_roles ur join roles r on r.id = ur.role_id"
+        " where ur.user_id = $1::uuid order by r.name",
+        user_id,
+    )
+    return user_id, [row["name"] for row in held]
 
 
 def _create_key(args: argparse.Namespace, settings: Settings) -> int:
