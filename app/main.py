@@ -29,6 +29,7 @@ from app.errors import (
     AppError,
     InternalError,
     MethodNotAllowed,
+    NotConfigured,
     NotFound,
     PayloadTooLarge,
     RateLimitExceeded,
@@ -255,8 +256,10 @@ async def _count_keyed_request(request: Request) -> None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
+        if isinstance(exc, NotConfigured):
+            request.state.not_configured = True  # read by UsageRecorder: not an outage
         return JSONResponse(exc.envelope(), status_code=exc.status_code, headers=exc.headers)
 
     async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
