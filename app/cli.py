@@ -1,4 +1,4 @@
-"""Command line: ``python -m app.cli migrate | api-keys create | serve``.
+"""Command line: ``python -m app.cli serve | migrate | api-keys create | staff-token | outbox``.
 
 Every command opens the database the way the server does (DATABASE_URL, else SUPABASE_URL, else
 the embedded data folder), so with nothing configured they act on the server's own data.
@@ -23,7 +23,7 @@ from app.db import migrations
 from app.db.embedded import embedded_jwt_secret
 from app.db.resolve import embedded_dsn, open_database
 from app.errors import AppError
-from app.services import api_keys
+from app.services import api_keys, outbox
 from app.services.staff_auth import mint_staff_token
 
 
@@ -92,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     staff.add_argument("--ttl", type=int, default=8 * 3600, help="seconds the token is valid")
     staff.set_defaults(handler=_staff_token)
+
+    printer = commands.add_parser(
+        "outbox",
+        help="print the messages recorded instead of sent (no Twilio or Microsoft credentials), "
+        "as the guest would read them: texts, emails and their calendar files",
+    )
+    printer.add_argument("--reference", default=None, help="one booking's, e.g. TB-74DA3354")
+    printer.add_argument("--limit", type=int, default=20, help="the newest N messages")
+    printer.set_defaults(handler=_outbox)
     return parser
 
 
@@ -224,6 +233,15 @@ async def _staff_user(
         user_id,
     )
     return user_id, [row["name"] for row in held]
+
+
+def _outbox(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> list[dict[str, object]]:
+        async with open_database(settings) as db:
+            return await outbox.read_outbox(db, reference=args.reference, limit=args.limit)
+
+    print(outbox.as_the_guest_reads_it(asyncio.run(run())))
+    return 0
 
 
 def _create_key(args: argparse.Namespace, settings: Settings) -> int:

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         default="https://www.the-anchor.pub/table-booking/payment-cancelled",
         description="Where PayPal sends a guest who cancels at PayPal.",
     )
+    sms_quiet_hours: bool = Field(
+        default=True,
+        description="No texts from 21:00 to 09:00 London time (they wait until 09:00); false "
+        "sends them at once, in development only, to try the flow at night.",
+    )
     availability_limit_per_minute: int = Field(
         default=120, ge=1, description="Availability requests per client address per minute."
     )
@@ -172,6 +177,10 @@ class Settings(BaseSettings):
             return self
         if self.cron_secret is None:
             raise ValueError("CRON_SECRET must be set in production")
+        if not self.sms_quiet_hours:
+            raise ValueError(
+                "SMS_QUIET_HOURS=false is for development: guests get no texts from 21:00 to 09:00"
+            )
         if self.database_mode is DatabaseMode.embedded:
             raise ValueError(
                 "production needs DATABASE_URL or SUPABASE_URL, not the embedded server"

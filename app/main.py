@@ -219,6 +219,7 @@ def _senders(settings: Settings, http: httpx.AsyncClient, paypal: PayPal | None)
         status_callback_url=callback,
         sms_from=settings.twilio_phone_number,
         paypal=paypal,
+        quiet_hours=settings.sms_quiet_hours,
     )
 
 

@@ -15,7 +15,9 @@ import pytest
 
 from app import cli
 from app.config import Settings
-from tests.conftest import STAFF_JWT_SECRET
+from tests.conftest import STAFF_JWT_SECRET, create_booking, regular_body
+
+CRON = {"Authorization": "Bearer test-cron-secret-0123456789"}
 
 Run = Callable[..., Awaitable[tuple[int, str, str]]]
 
@@ -41,9 +43,15 @@ def run_cli(
         yield database_url
 
     monkeypatch.setattr(cli, "embedded_dsn", the_test_database)
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
 
-    async def run(*argv: str) -> tuple[int, str, str]:
+    async def run(*argv: str, database_url: str | None = None) -> tuple[int, str, str]:
+        """With ``database_url``, as with DATABASE_URL set."""
+        chosen = (
+            settings
+            if database_url is None
+            else Settings(_env_file=None, APP_ENV="test", database_url=database_url)
+        )
+        monkeypatch.setattr(cli, "get_settings", lambda: chosen)
         capsys.readouterr()
         # In a thread, as from a shell: the command runs its own event loop.
         status = await asyncio.to_thread(cli.main, list(argv))
@@ -113,3 +121,48 @@ class TestStaffToken:
             )
             == 0
         )
+
+
+class TestOutbox:
+    """Issue 18, item 4: what was "sent" in outbox mode, as the guest would read it."""
+
+    async def test_prints_the_text_the_email_and_its_calendar_file(
+        self,
+        run_cli: Run,
+        database_url: str,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        conn: asyncpg.Connection,
+    ) -> None:
+        body = regular_body()
+        body["customer"]["email"] = "ann.lee@example.com"
+        made = await create_booking(client, key, body)
+        other = await create_booking(client, key, regular_body(time="12:00", phone="07700 900456"))
+        worked = await client.get("/api/cron/process-jobs", headers=CRON)
+        assert worked.json()["data"]["outbox"] >= 4, worked.text
+        status, out, err = await run_cli(
+            "outbox", "--reference", made["booking_reference"], database_url=database_url
+        )
+        assert status == 0, err
+        text = await conn.fetchval(
+            "select body from table_booking_outbox where channel = 'sms' and recipient = $1",
+            "+447911123456",
+        )
+        subject = await conn.fetchval(
+            "select subject from table_booking_outbox where recipient = 'ann.lee@example.com'"
+        )
+        assert f"=== Text to +447911123456 ({made['booking_reference']}" in out
+        assert text in out  # the whole text, as it would arrive
+        assert "=== Email to ann.lee@example.com" in out and f"Subject: {subject}" in out
+        # The calendar file itself, not only its name.
+        ics = f"--- Attachment booking-{made['booking_reference']}.ics (text/calendar"
+        assert ics in out
+        assert "BEGIN:VCALENDAR" in out and "DTSTART;TZID=Europe/London:20261127T190000" in out
+        assert other["booking_reference"] not in out and "+447700900456" not in out
+
+        status, out, _ = await run_cli("outbox", "--limit", "1", database_url=database_url)
+        assert status == 0 and out.count("=== ") == 1
+
+    async def test_an_empty_outbox_says_so(self, run_cli: Run, database_url: str) -> None:
+        status, out, _ = await run_cli("outbox", database_url=database_url)
+        assert (status, out) == (0, "The outbox is empty.\n")

@@ -62,6 +62,16 @@ class TestSecrets:
         )
         assert settings.environment is Environment.production
 
+    def test_quiet_hours_switch_is_for_development_only(self) -> None:
+        assert make(sms_quiet_hours=False).sms_quiet_hours is False
+        with pytest.raises(ValidationError, match="SMS_QUIET_HOURS=false is for development"):
+            make(
+                APP_ENV="production",
+                cron_secret="a-long-random-cron-secret-value",
+                database_url="postgresql://u:p@h/db",
+                sms_quiet_hours=False,
+            )
+
     def test_cors_origins_from_a_comma_separated_variable(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
