@@ -57,15 +57,15 @@ def kept_ahead(schema: dict[str, Any], *, today: date) -> dict[str, Any]:
     weeks = weeks_ahead(today)
     if weeks == 0:
         return schema
-    christmas_day = [
-        d
-        for d in _example_dates(schema)
-        if (d + timedelta(weeks=weeks)).month == 12 and (d + timedelta(weeks=weeks)).day == 25
-    ]
-    if christmas_day:
-        weeks += 1
+    days = set(_example_dates(schema))
+    while any(_christmas_day(d + timedelta(weeks=weeks)) for d in days):
+        weeks += 1  # the pub is closed
     moved: dict[str, Any] = _walk(schema, timedelta(weeks=weeks), in_example=False)
     return moved
+
+
+def _christmas_day(day: date) -> bool:
+    return (day.month, day.day) == (12, 25)
 
 
 def _example_dates(node: Any, in_example: bool = False) -> list[date]:
@@ -78,6 +78,7 @@ def _example_dates(node: Any, in_example: bool = False) -> list[date]:
             found += _example_dates(value, in_example)
     elif in_example and isinstance(node, str):
         found += [d for d in map(_iso_date, _ISO.finditer(node)) if _near(d)]
+        found += [d for d in map(_words_date, _WORDS.finditer(node)) if d is not None]
     return found
 
 
@@ -137,14 +138,21 @@ def _moved(match: re.Match[str], shift: timedelta) -> str:
     return text + ("Z" if offset == "Z" else out.strftime("%z")[:3] + ":" + out.strftime("%z")[3:])
 
 
-def _moved_words(match: re.Match[str], shift: timedelta) -> str:
-    """``Friday 27 November`` -> the same weekday ``shift`` later, in the year written for."""
+def _words_date(match: re.Match[str]) -> date | None:
+    """The date ``Friday 27 November`` names, in the year written for; None unless it is an
+    example date (near, and on that weekday)."""
     day_number, month = int(match.group(2)), _MONTHS.index(match.group(3)) + 1
     try:
         day = date(WRITTEN_FOR.year, month, day_number)
     except ValueError:
-        return match.group(0)
-    if not _near(day) or _DAYS[day.weekday()] != match.group(1):
+        return None
+    return day if _near(day) and _DAYS[day.weekday()] == match.group(1) else None
+
+
+def _moved_words(match: re.Match[str], shift: timedelta) -> str:
+    """``Friday 27 November`` -> the same weekday ``shift`` later."""
+    day = _words_date(match)
+    if day is None:
         return match.group(0)
     moved = day + shift
     return f"{_DAYS[moved.weekday()]} {moved.day} {_MONTHS[moved.month - 1]}"

@@ -4,7 +4,7 @@ is pre-filled with them, so on any day they must be bookable."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -116,9 +116,9 @@ class TestExampleDates:
     async def test_moved_on_when_the_day_changes(
         self, later_app: FastAPI, clock: FakeClock
     ) -> None:
-        clock.set(datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
+        clock.set(datetime(2027, 3, 3, 9, 0, tzinfo=UTC))
         first = example_value(await served(later_app), AVAILABILITY, "get", "date")
-        clock.set(datetime(2026, 12, 10, 9, 0, tzinfo=UTC))
+        clock.set(datetime(2027, 3, 10, 9, 0, tzinfo=UTC))
         second = example_value(await served(later_app), AVAILABILITY, "get", "date")
         assert (date.fromisoformat(second) - date.fromisoformat(first)).days == 7
 
@@ -168,3 +168,19 @@ def test_only_example_strings_move() -> None:
         "n": 27,
     }
     assert document["examples"]["a"]["value"]["date"] == "2026-11-27"  # the original stays
+
+
+def test_every_day_of_two_years(settings: Settings) -> None:
+    """Whatever the day: the Friday example is ahead of it and no example is on Christmas Day."""
+    app = create_app(settings)
+    app.openapi()
+    written = app.state.openapi_written
+    for n in range(0, 2 * 365, 3):
+        today = WRITTEN_FOR + timedelta(days=n)
+        document = kept_ahead(written, today=today)
+        friday = date.fromisoformat(example_value(document, AVAILABILITY, "get", "date"))
+        assert friday > today and friday.weekday() == 4, today
+        text = " ".join(examples(document))
+        days = {date.fromisoformat(d) for d in ISO_DAY.findall(text)}
+        assert not any((d.month, d.day) == (12, 25) for d in days), today
+        assert "25 December" not in text, today
