@@ -9,6 +9,7 @@ import base64
 import email
 import email.policy
 import json
+import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -27,7 +28,8 @@ from app.config import Settings
 from app.db.postgres import PostgresDatabase
 from app.integrations.graph import mailer as graph_mailer
 from app.main import create_app
-from app.services.worker import quiet_until
+from app.services.notifications import StaffAddresses
+from app.services.worker import Senders, process_jobs, quiet_until
 from tests.conftest import (
     FakeClock,
     asgi_client,
@@ -866,6 +868,43 @@ class TestQuietHours:
         # The next run meets it again, once, and defers it again (still night by the app's clock).
         again = await run_worker(client)
         assert (again["claimed"], again["deferred"]) == (1, 1), again
+
+    async def test_a_deferred_text_says_why_in_the_log(
+        self,
+        client: httpx.AsyncClient,
+        db: PostgresDatabase,
+        key: dict[str, str],
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        clock.set(datetime(2026, 11, 24, 7, 30, tzinfo=UTC))
+        await create_booking(client, key, regular_body())
+        senders = Senders(sms=None, email=None, staff=StaffAddresses(manager=None, kitchen=None))
+        with caplog.at_level(logging.INFO, logger="app.worker"):
+            report = await process_jobs(db, senders=senders, now=clock())
+        assert (report.deferred, report.outbox) == (1, 0)
+        lines = {r.getMessage() for r in caplog.records if "message.deferred" in r.getMessage()}
+        [line] = lines
+        assert "until=2026-11-24T09:00:00+00:00" in line and "SMS_QUIET_HOURS=false" in line
+
+    async def test_development_switch_sends_texts_at_once(
+        self,
+        settings: Settings,
+        db: PostgresDatabase,
+        key: dict[str, str],
+        conn: asyncpg.Connection,
+        clock: FakeClock,
+    ) -> None:
+        # Issue 18, item 4: at 07:30 a newcomer in outbox mode sees the text with the switch off.
+        app = create_app(
+            settings.model_copy(update={"sms_quiet_hours": False}), database=db, clock=clock
+        )
+        clock.set(datetime(2026, 11, 24, 7, 30, tzinfo=UTC))
+        async with asgi_client(app) as client:
+            await create_booking(client, key, regular_body())
+            report = await run_worker(client)
+        assert (report["deferred"], report["outbox"]) == (0, 2)  # the guest's text, the alert
+        assert [r["recipient"] for r in await outbox(conn) if r["channel"] == "sms"] == [MOBILE]
 
 
 # Opt-outs and messaging health -------------------------------------------------------------------

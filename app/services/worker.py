@@ -56,6 +56,7 @@ class Senders:
     status_callback_url: str | None = None
     sms_from: str | None = None
     paypal: PayPal | None = None
+    quiet_hours: bool = True  # SMS_QUIET_HOURS; off only in development
 
 
 @dataclass
@@ -177,8 +178,14 @@ async def _send_sms(
 ) -> None:
     payload = job["payload"]
     metadata = payload.get("metadata") or {}
-    until = quiet_until(now)
+    until = quiet_until(now) if senders.quiet_hours else None
     if until is not None:
+        logger.info(
+            "message.deferred channel=sms booking=%s until=%s (quiet hours: no texts from 21:00"
+            " to 09:00 London time; SMS_QUIET_HOURS=false turns this off in development)",
+            metadata.get("table_booking_id"),
+            until.isoformat(),
+        )
         await db.rpc(
             "table_booking_job_defer",
             {
