@@ -361,8 +361,18 @@ def _with_policy(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
         why_not_cancellable(detail["status"], starts_at=starts_at, now=now) is None
     )
     detail["can_modify"] = detail["can_cancel"] and not held_out
+    deposit_due = (
+        Decimal(payment.get("deposit_amount") or "0")
+        if detail["status"] == "pending_payment"
+        else Decimal("0.00")
+    )
     detail["cancellation_policy"] = describe_cancellation_policy(
-        terms, paid=paid, starts_at=starts_at, now=now, status=detail["status"]
+        terms,
+        paid=paid,
+        starts_at=starts_at,
+        now=now,
+        status=detail["status"],
+        deposit_due=deposit_due,
     )
     return detail
 
