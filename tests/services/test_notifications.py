@@ -1226,3 +1226,126 @@ class TestKitchenAndFallback:
                 "fallback_for": "sms",
             },
         }
+
+
+# Issue 18, item 12: what the guest and the staff are told, by its text ---------------------------
+
+
+class TestWording:
+    async def test_an_unpaid_regular_bookings_policy_has_no_refund_deadline(
+        self, client: httpx.AsyncClient, key: dict[str, str]
+    ) -> None:
+        made = await create_booking(client, key, regular_body())
+        detail = await client.get(
+            f"{BASE}/{made['booking_reference']}",
+            headers={"X-Booking-Token": made["manage_token"]},
+        )
+        policy = detail.json()["data"]["cancellation_policy"]
+        # Not full_refund_until two hours before beside "free of charge until it starts".
+        assert policy["full_refund_until"] is None
+        assert policy["partial_refund_until"] is None
+        assert (policy["refund_percentage_now"], policy["refund_amount_now"]) == (0, "0.00")
+        assert policy["summary"] == (
+            "Nothing has been paid for this booking, so you can cancel it free of charge until "
+            "it starts at 19:00 on Friday 27 November."
+        )
+
+    async def test_an_unpaid_cancel_refunds_nothing_and_says_0_percent(
+        self, client: httpx.AsyncClient, key: dict[str, str]
+    ) -> None:
+        made = await create_booking(client, key, regular_body())
+        response = await client.post(
+            f"{BASE}/{made['booking_reference']}/cancel",
+            headers={"X-Booking-Token": made["manage_token"]},
+        )
+        assert response.json()["data"]["refund"] == {
+            "eligible": False,
+            "percentage": 0,
+            "amount": "0.00",
+            "paid_amount": "0.00",
+            "currency": "GBP",
+        }
+
+    async def test_a_refund_override_on_nothing_paid_says_nothing_was_paid(
+        self, client: httpx.AsyncClient, key: dict[str, str], make_staff: Any
+    ) -> None:
+        made = await create_booking(client, key, regular_body())
+        response = await client.post(
+            f"{BASE}/{made['booking_reference']}/cancel",
+            json={"refund_amount": "1.00"},
+            headers=await make_staff("manager"),
+        )
+        assert response.status_code == 400, response.text
+        message = response.json()["error"]["message"]
+        assert message == "Nothing has been paid for this booking, so there is nothing to refund."
+        assert "0.00" not in message
+
+    async def test_an_unpaid_sunday_lunch_cancellation_claims_no_deposit(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        conn: asyncpg.Connection,
+        menu: dict[str, str],
+    ) -> None:
+        made = await create_booking(client, key, with_email(sunday_for_three(menu)))
+        response = await client.post(
+            f"{BASE}/{made['booking_reference']}/cancel",
+            headers={"X-Booking-Token": made["manage_token"]},
+        )
+        assert response.status_code == 200, response.text
+        ctx = await message_context(conn, made["booking_id"])
+        jobs = plan_messages("cancelled", "default", ctx, staff=STAFF, now=NOW)
+        email = only(jobs, "cancellation", "send_email")["payload"]["text"]
+        # Greeted, and not "No payment was taken" then "Deposit: £15.00; due on arrival: £34.46".
+        assert email.startswith("Hi Ann,\n\nYour booking ")
+        assert "No payment was taken." in email
+        assert "Deposit" not in email and "due on arrival" not in email
+
+    async def test_an_expired_holds_cancellation_says_why(self, conn: asyncpg.Connection) -> None:
+        templates = await seeded_templates(conn)
+        ctx = context(
+            booking_type="sunday_lunch",
+            status="cancelled",
+            day="2026-11-29",
+            time="13:00",
+            templates=templates,
+        )
+        ctx["booking"]["cancellation_reason"] = "payment_hold_expired"
+        jobs = plan_messages("cancelled", "default", ctx, staff=STAFF, now=NOW)
+        sms = only(jobs, "cancellation_hold_expired", "send_sms")["payload"]["message"]
+        assert sms == (
+            "Hi Ann, your Sunday lunch TB-8229A1B4 on Sunday 29 November at 13:00 has been "
+            "cancelled because the deposit was not paid in time, so the table was released. No "
+            "payment was taken. To book again call 01753 682707."
+        )
+        alerts = [j["payload"]["text"] for j in jobs if j["unique_key"].count("staff_cancelled")]
+        assert len(alerts) == 2  # manager and kitchen
+        assert all("Reason: the deposit was not paid in time (hold expired)" in a for a in alerts)
+
+    def test_the_confirmation_email_gives_the_pubs_number_to_change_or_cancel(self) -> None:
+        jobs = plan_messages("created", "default", context(), staff=STAFF, now=NOW)
+        email = only(jobs, "booking_confirmation_regular", "send_email")["payload"]
+        line = "To change or cancel your booking, call us on 01753 682707 and quote TB-8229A1B4."
+        assert line in email["text"]
+        assert "01753 682707" in email["html"]
+
+    async def test_staff_alerts_list_paid_sides_and_each_guests_roast(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        conn: asyncpg.Connection,
+        menu: dict[str, str],
+    ) -> None:
+        body = with_email(sunday_for_three(menu))
+        names = iter(["Ann", "Raj"])
+        for selection in body["menu_selections"]:
+            if selection["menu_item_id"] != menu["Cauliflower Cheese"]:
+                selection["guest_name"] = next(names)
+        made = await create_booking(client, key, body)
+        ctx = await message_context(conn, made["booking_id"])
+        jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
+        alert = only(jobs, "staff_created", "send_email")["payload"]["text"]
+        assert "Roasts: 2x Roasted Chicken (Ann), 1x Slow-Cooked Lamb Shank (Raj)" in alert
+        assert "Extra sides: 1x Cauliflower Cheese (£3.99 each)" in alert
+        # Pending: the deposit is still to pay, so it is not called paid.
+        assert "Deposit to pay now: £15.00; the rest, £34.46, on arrival" in alert
