@@ -325,9 +325,7 @@ def staff_alert(
 ) -> dict[str, Any]:
     booking, customer = ctx["booking"], ctx["customer"]
     words = {
-        "created": "New Sunday lunch (deposit due)"
-        if booking["booking_type"] == "sunday_lunch" and booking["status"] == "pending_payment"
-        else "New booking",
+        "created": _new_booking_words(booking),
         "confirmed": "Deposit paid",
         "updated": "Booking changed",
         "cancelled": "Booking cancelled",
@@ -376,6 +374,17 @@ def staff_alert(
             "stage": stage,
         },
     }
+
+
+def _new_booking_words(booking: Mapping[str, Any]) -> str:
+    if booking["booking_type"] != "sunday_lunch":
+        return "New booking"
+    # Written after a quick cancellation, it is still a Sunday lunch, not "New booking".
+    return (
+        "New Sunday lunch (deposit due)"
+        if booking["status"] == "pending_payment"
+        else ("New Sunday lunch")
+    )
 
 
 _REFUND_STATES = {

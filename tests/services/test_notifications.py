@@ -1349,3 +1349,10 @@ class TestWording:
         assert "Extra sides: 1x Cauliflower Cheese (£3.99 each)" in alert
         # Pending: the deposit is still to pay, so it is not called paid.
         assert "Deposit to pay now: £15.00; the rest, £34.46, on arrival" in alert
+
+    def test_a_sunday_lunch_cancelled_before_its_alert_is_still_called_a_sunday_lunch(
+        self,
+    ) -> None:
+        ctx = context(booking_type="sunday_lunch", status="cancelled")
+        alert = staff_alert("created", ctx, recipient="m@x", stage="default")
+        assert alert["subject"].startswith("New Sunday lunch: TB-8229A1B4, ")
