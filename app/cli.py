@@ -1,4 +1,4 @@
-"""Command line: ``python -m app.cli migrate | api-keys create | serve``.
+"""Command line: ``python -m app.cli serve | migrate | api-keys create | staff-token | outbox``.
 
 Every command opens the database the way the server does (DATABASE_URL, else SUPABASE_URL, else
 the embedded data folder), so with nothing configured they act on the server's own data.
@@ -15,14 +15,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+from pydantic import ValidationError
 
 from app import logs
-from app.config import DatabaseMode, Settings, get_settings
+from app.config import DatabaseMode, Settings, describe_invalid_settings, get_settings
 from app.db import migrations
 from app.db.embedded import embedded_jwt_secret
 from app.db.resolve import embedded_dsn, open_database
 from app.errors import AppError
-from app.services import api_keys
+from app.services import api_keys, outbox
 from app.services.staff_auth import mint_staff_token
 
 
@@ -33,7 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.configure()
     else:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"error: {describe_invalid_settings(exc)}", file=sys.stderr)
+        return 2
     try:
         result: int = args.handler(args, settings)
     except AppError as exc:
@@ -48,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP service (uvicorn) on PORT")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--port", type=_port, default=None, help="port to listen on (default: PORT, else 8000)"
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = commands.add_parser("migrate", help="apply pending migrations to the database")
@@ -84,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     staff.add_argument("--ttl", type=int, default=8 * 3600, help="seconds the token is valid")
     staff.set_defaults(handler=_staff_token)
+
+    printer = commands.add_parser(
+        "outbox",
+        help="print the messages recorded instead of sent (no Twilio or Microsoft credentials), "
+        "as the guest would read them: texts, emails and their calendar files",
+    )
+    printer.add_argument("--reference", default=None, help="one booking's, e.g. TB-74DA3354")
+    printer.add_argument("--limit", type=int, default=20, help="the newest N messages")
+    printer.set_defaults(handler=_outbox)
     return parser
 
 
@@ -94,12 +111,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     uvicorn.run(
         "app.main:app",
         host=args.host,
-        port=settings.port,
+        port=args.port or settings.port,
         log_config=None,
         access_log=False,
         proxy_headers=True,
     )
     return 0
+
+
+def _port(text: str) -> int:
+    if not (text.isdigit() and 0 < int(text) < 65536):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (a number from 1 to 65535)")
+    return int(text)
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
@@ -129,7 +152,6 @@ async def _apply(dsn: str) -> list[str]:
 
 
 def _staff_token(args: argparse.Namespace, settings: Settings) -> int:
-    user_id = str(args.user_id or uuid.uuid4())
     if settings.supabase_jwt_secret is not None:
         secret = settings.supabase_jwt_secret.get_secret_value()
     elif settings.database_mode is DatabaseMode.embedded:
@@ -139,34 +161,86 @@ def _staff_token(args: argparse.Namespace, settings: Settings) -> int:
             "Without SUPABASE_JWT_SECRET staff tokens come from signing in to Supabase; "
             "this command only mints tokens for a shared secret or the embedded default."
         )
-    if args.role is not None:
-        if settings.database_mode is not DatabaseMode.embedded:
-            raise AppError("--role works on the embedded database only; give roles in the app.")
+    roles: list[str] | None = None  # None: this command cannot see the user's roles
+    user_id = str(args.user_id) if args.user_id else None
+    if settings.database_mode is DatabaseMode.embedded:
 
-        async def grant() -> None:
+        async def find_or_grant() -> tuple[str, list[str]]:
             async with embedded_dsn(settings) as dsn:
                 conn = await asyncpg.connect(dsn)
                 try:
-                    await conn.execute(
-                        "insert into auth.users (id, email) values ($1::uuid, $2)"
-                        " on conflict (id) do update set email = excluded.email",
-                        user_id,
-                        args.email,
-                    )
-                    await conn.execute(
-                        "insert into user_roles (user_id, role_id)"
-                        " select $1::uuid, id from roles where name = $2 on conflict do nothing",
-                        user_id,
-                        args.role,
+                    return await _staff_user(
+                        conn, email=args.email, user_id=user_id, role=args.role
                     )
                 finally:
                     await conn.close()
 
-        asyncio.run(grant())
+        user_id, roles = asyncio.run(find_or_grant())
+    elif args.role is not None:
+        raise AppError("--role works on the embedded database only; give roles in the app.")
+    user_id = user_id or str(uuid.uuid4())
     token = mint_staff_token(secret=secret, user_id=user_id, email=args.email, ttl_seconds=args.ttl)
-    role = f" with role {args.role}" if args.role else ""
-    print(f"staff token for {args.email} (user {user_id}){role}, valid {args.ttl} s:")
+    held = f" with role {', '.join(roles)}" if roles else ""
+    print(f"staff token for {args.email} (user {user_id}){held}, valid {args.ttl} s:")
+    if roles == []:
+        print(
+            f"warning: {args.email} has no role in this database, so every staff call with this "
+            "token is refused (403 FORBIDDEN); run again with --role staff, manager or "
+            "super_admin",
+            file=sys.stderr,
+        )
+    elif roles is None:
+        print(
+            "note: the token is refused (403) until this user has a role in the pub's app",
+            file=sys.stderr,
+        )
     print(token)
+    return 0
+
+
+async def _staff_user(
+    conn: asyncpg.Connection, *, email: str, user_id: str | None, role: str | None
+) -> tuple[str, list[str]]:
+    """The embedded database's user for ``email`` (the one given by id, else the one already
+    there, so running the command again mints for the same user) with ``role`` added; its id and
+    roles. A user is created only to hold a role."""
+    if user_id is None:
+        user_id = await conn.fetchval(
+            "select u.id::text from auth.users u where lower(u.email) = lower($1)"
+            " order by exists (select 1 from user_roles r where r.user_id = u.id) desc,"
+            " u.created_at, u.id limit 1",
+            email,
+        )
+    if role is not None:
+        user_id = user_id or str(uuid.uuid4())
+        await conn.execute(
+            "insert into auth.users (id, email) values ($1::uuid, $2)"
+            " on conflict (id) do update set email = excluded.email",
+            user_id,
+            email,
+        )
+        await conn.execute(
+            "insert into user_roles (user_id, role_id)"
+            " select $1::uuid, id from roles where name = $2 on conflict do nothing",
+            user_id,
+            role,
+        )
+    if user_id is None:
+        return str(uuid.uuid4()), []
+    held = await conn.fetch(
+        "select r.name from user_roles ur join roles r on r.id = ur.role_id"
+        " where ur.user_id = $1::uuid order by r.name",
+        user_id,
+    )
+    return user_id, [row["name"] for row in held]
+
+
+def _outbox(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> list[dict[str, object]]:
+        async with open_database(settings) as db:
+            return await outbox.read_outbox(db, reference=args.reference, limit=args.limit)
+
+    print(outbox.as_the_guest_reads_it(asyncio.run(run())))
     return 0
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
+from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Values that mean "not set yet" and must never guard a production deployment.
@@ -32,7 +34,10 @@ def _default_embedded_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # hide_input_in_errors: a ValidationError would otherwise print the raw values, secrets too.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     environment: Environment = Field(
         default=Environment.development,
@@ -127,12 +132,26 @@ class Settings(BaseSettings):
         description="Hold Sunday lunches as pending_payment when PayPal is not configured "
         "(unset: only in development; elsewhere such a create is refused with 503).",
     )
+    sms_quiet_hours: bool = Field(
+        default=True,
+        description="No texts from 21:00 to 09:00 London time (they wait until 09:00); false "
+        "sends them at once, in development only, to try the flow at night.",
+    )
     availability_limit_per_minute: int = Field(
         default=120, ge=1, description="Availability requests per client address per minute."
     )
     create_limit_per_phone_per_hour: int = Field(
         default=20, ge=1, description="Bookings created for one phone number per hour."
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            problem = postgres_url_problem(value.get_secret_value())
+            if problem is not None:
+                raise ValueError(f"DATABASE_URL {problem}; {DATABASE_URL_FORM}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -171,6 +190,10 @@ class Settings(BaseSettings):
             return self
         if self.cron_secret is None:
             raise ValueError("CRON_SECRET must be set in production")
+        if not self.sms_quiet_hours:
+            raise ValueError(
+                "SMS_QUIET_HOURS=false is for development: guests get no texts from 21:00 to 09:00"
+            )
         if self.database_mode is DatabaseMode.embedded:
             raise ValueError(
                 "production needs DATABASE_URL or SUPABASE_URL, not the embedded server"
@@ -192,6 +215,43 @@ class Settings(BaseSettings):
         if self.supabase_url:
             return DatabaseMode.supabase
         return DatabaseMode.embedded
+
+
+DATABASE_URL_FORM = "it should look like postgresql://user:password@host:5432/database"
+
+
+def postgres_url_problem(url: str) -> str | None:
+    """What makes ``url`` unusable as a PostgreSQL URL, in words (never its password), or None.
+
+    asyncpg would only find out when the first request connects, and every request would then
+    answer 503; a URL that can never work is refused at start instead.
+    """
+    scheme, sep, _ = url.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        return "is not a URL (it does not start with postgresql://)"
+    if scheme.lower() not in ("postgresql", "postgres"):
+        return f"is a {scheme}:// URL, and this service needs PostgreSQL (postgresql://)"
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError as exc:
+        return f"cannot be read as a URL ({exc})"
+    for host in netloc.rpartition("@")[2].split(","):  # host[:port], comma-separated
+        after_address = host.rpartition("]")[2]  # an IPv6 address is in brackets
+        if ":" in after_address:
+            port = after_address.rpartition(":")[2]
+            if not (port.isdigit() and 0 < int(port) < 65536):
+                return f"has the port {port!r}, which is not a number from 1 to 65535"
+    return None
+
+
+def describe_invalid_settings(error: ValidationError) -> str:
+    """A ``ValidationError`` of :class:`Settings` as sentences naming the variables."""
+    sentences = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        names = ".".join(str(part) for part in item["loc"]).upper()
+        sentences.append(message if message.startswith(names) else f"{names}: {message}")
+    return "; ".join(sentences)
 
 
 @lru_cache(maxsize=1)

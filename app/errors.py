@@ -122,6 +122,11 @@ class ServiceUnavailable(AppError):
     default_message = "The service is temporarily unavailable. Please try again shortly."
 
 
+class NotConfigured(ServiceUnavailable):
+    """A provider this deployment deliberately left out (PayPal in development): the caller gets
+    the same 503, but it is not an outage, so monitoring does not count it as an API error."""
+
+
 class InternalError(AppError):
     """An unexpected failure; the message shown to callers never carries its cause."""
 

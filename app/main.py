@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import __version__, logs, openapi_docs
+from app import __version__, logs, openapi_dates, openapi_docs
 from app.config import DatabaseMode, Environment, Settings, get_settings
 from app.db.embedded import embedded_jwt_secret
 from app.db.port import Database
@@ -29,6 +29,7 @@ from app.errors import (
     AppError,
     InternalError,
     MethodNotAllowed,
+    NotConfigured,
     NotFound,
     PayloadTooLarge,
     RateLimitExceeded,
@@ -218,6 +219,7 @@ def _senders(settings: Settings, http: httpx.AsyncClient, paypal: PayPal | None)
         status_callback_url=callback,
         sms_from=settings.twilio_phone_number,
         paypal=paypal,
+        quiet_hours=settings.sms_quiet_hours,
     )
 
 
@@ -255,8 +257,10 @@ async def _count_keyed_request(request: Request) -> None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
+        if isinstance(exc, NotConfigured):
+            request.state.not_configured = True  # read by UsageRecorder: not an outage
         return JSONResponse(exc.envelope(), status_code=exc.status_code, headers=exc.headers)
 
     async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -426,8 +430,18 @@ class CatchAllErrors:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
+    """The document, its example dates moved ahead of today (built once, moved once a day)."""
+    today = app.state.clock().astimezone(openapi_dates.LONDON).date()
+    if app.openapi_schema is None or app.state.openapi_day != today:
+        app.openapi_schema = openapi_dates.kept_ahead(_document(app), today=today)
+        app.state.openapi_day = today
+    return app.openapi_schema
+
+
+def _document(app: FastAPI) -> dict[str, Any]:
+    written: dict[str, Any] | None = getattr(app.state, "openapi_written", None)
+    if written is not None:
+        return written
     schema = get_openapi(
         title=app.title,
         version=app.version,
@@ -445,7 +459,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     # Summaries, descriptions, examples, error codes and security of every operation.
     openapi_docs.apply(schema, read_by_routes=table_bookings.READ_BY_ROUTES)
-    app.openapi_schema = schema
+    app.state.openapi_written = schema
     return schema
 
 

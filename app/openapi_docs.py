@@ -12,13 +12,14 @@ has an entry and every example matches its schema.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.config import Settings
-from app.services.refunds import NOTHING_PAID_SUMMARY
+from app.services.refunds import just_made_summary
 
 Example = dict[str, Any]  # an OpenAPI Example Object: {"summary": ..., "value": ...}
 
@@ -459,7 +460,7 @@ SUNDAY_BODY = {
         {"menu_item_id": WELLINGTON, "quantity": 1, "guest_name": "Priya"},
     ],
 }
-NOTHING_PAID = NOTHING_PAID_SUMMARY
+NOTHING_PAID = just_made_summary("2026-11-27", "19:00", Decimal("0"))
 #: What the pub's 2025 website sends for Sunday lunch: every dish by name, the included sides
 #: once per guest, paid extras on a row named "Table", and fields the service ignores.
 WEBSITE_SUNDAY_BODY = {
@@ -570,13 +571,13 @@ CREATED_SUNDAY = {
         "duration_minutes": 120,
         "special_requirements": None,
     },
-    "cancellation_policy": NOTHING_PAID,
+    "cancellation_policy": just_made_summary("2026-11-29", "13:00", Decimal("10.00")),
 }
 FREE_POLICY = {
-    "full_refund_until": "2026-11-27T17:00:00+00:00",
+    "full_refund_until": None,
     "partial_refund_until": None,
     "partial_refund_percentage": 0,
-    "refund_percentage_now": 100,
+    "refund_percentage_now": 0,
     "refund_amount_now": "0.00",
     "summary": NOTHING_PAID,
 }
@@ -681,10 +682,12 @@ DETAIL_SUNDAY = {
         "full_refund_until": "2026-11-27T13:00:00+00:00",
         "partial_refund_until": "2026-11-28T13:00:00+00:00",
         "partial_refund_percentage": 50,
-        "refund_percentage_now": 100,
+        "refund_percentage_now": 0,
         "refund_amount_now": "0.00",
-        "summary": "Nothing has been paid for this booking, so you can cancel it free of charge "
-        "until it starts.",
+        "summary": "Nothing has been paid yet, so cancelling now costs nothing. Once the £10.00 "
+        "deposit is paid: Cancel before 13:00 on Friday 27 November for a full refund of £10.00. "
+        "Cancel before 13:00 on Saturday 28 November for a 50% refund (£5.00). From 13:00 on "
+        "Saturday 28 November the payment cannot be refunded.",
     },
 }
 DETAIL_CHANGED = {
@@ -694,7 +697,11 @@ DETAIL_CHANGED = {
     "starts_at": "2026-11-27T19:30:00+00:00",
     "ends_at": "2026-11-27T21:30:00+00:00",
     "modification_count": 1,
-    "cancellation_policy": {**FREE_POLICY, "full_refund_until": "2026-11-27T17:30:00+00:00"},
+    "cancellation_policy": {
+        **FREE_POLICY,
+        "summary": "Nothing has been paid for this booking, so you can cancel it free of charge "
+        "until it starts at 19:30 on Friday 27 November.",
+    },
 }
 DETAIL_NO_SHOW = {
     **DETAIL_STAFF,
@@ -1055,12 +1062,26 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "The pub's booking rules refuse it; `details.reason` says which.",
                 (
                     "the kitchen is closed that day or at that time (`KITCHEN_CLOSED`); also "
-                    "`TOO_SOON`, `TOO_FAR`, `PARTY_TOO_LARGE`, `CUT_OFF`, `NOT_SUNDAY`",
+                    "`NOT_A_SLOT`, `TOO_SOON`, `TOO_FAR`, `PARTY_TOO_LARGE`, `CUT_OFF`, "
+                    "`NOT_SUNDAY`",
                     error(
                         "POLICY_VIOLATION",
                         "The kitchen is not serving at 23:00. On Friday 27 November food is "
                         "served from 12:00 to 21:30, and the last table can be booked for 21:00.",
                         {"reason": "KITCHEN_CLOSED"},
+                    ),
+                ),
+                (
+                    "a time that is not one of the day's slots (`NOT_A_SLOT`)",
+                    error(
+                        "POLICY_VIOLATION",
+                        "Tables are booked every 30 minutes from 12:00, so 19:10 is not a time "
+                        "we can book. The nearest times are 19:00 and 19:30.",
+                        {
+                            "reason": "NOT_A_SLOT",
+                            "slot_interval_minutes": 30,
+                            "nearest": ["19:00", "19:30"],
+                        },
                     ),
                 ),
                 (
@@ -1317,8 +1338,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             422: failure(
                 "The pub's booking rules refuse the change; `details.reason` says which.",
                 (
-                    "the new time is outside the kitchen's hours (also `TOO_SOON`, `TOO_FAR`, "
-                    "`PARTY_TOO_LARGE`, ...)",
+                    "the new time is outside the kitchen's hours (also `NOT_A_SLOT`, `TOO_SOON`, "
+                    "`TOO_FAR`, `PARTY_TOO_LARGE`, ...)",
                     error(
                         "POLICY_VIOLATION",
                         "The kitchen is not serving at 23:00. On Friday 27 November food is "
@@ -1376,7 +1397,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                 "cancelled_at": "2026-11-24T11:01:42+00:00",
                                 "refund": {
                                     "eligible": False,
-                                    "percentage": 100,
+                                    "percentage": 0,
                                     "amount": "0.00",
                                     "paid_amount": "0.00",
                                     "currency": "GBP",

@@ -324,6 +324,39 @@ class TestRefusals:
         assert refused["operation_status"] == "failure"
         assert "07911" not in refused["new_values"] and "+447911" not in refused["new_values"]
 
+    async def test_a_time_off_the_slot_grid_is_refused_with_the_nearest_slots(
+        self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
+    ) -> None:
+        availability = await client.get(
+            f"{BOOKINGS}/availability",
+            params={"date": "2026-11-27", "party_size": 4},
+            headers=key,
+        )
+        offered = [s["time"] for s in availability.json()["data"]["time_slots"]]
+        assert "19:00" in offered and "19:30" in offered and "19:10" not in offered
+
+        response = await client.post(BOOKINGS, json=regular_body(time="19:10"), headers=key)
+
+        assert response.status_code == 422, response.text
+        error = envelope_error(response)
+        assert error["code"] == "POLICY_VIOLATION"
+        assert error["details"] == {
+            "reason": "NOT_A_SLOT",
+            "slot_interval_minutes": 30,
+            "nearest": ["19:00", "19:30"],
+        }
+        assert error["message"] == (
+            "Tables are booked every 30 minutes from 12:00, so 19:10 is not a time we can book."
+            " The nearest times are 19:00 and 19:30."
+        )
+        assert await conn.fetchval("select count(*) from table_bookings") == 0
+        made = await create_booking(client, key, regular_body(time="19:30"))
+        moved = await client.patch(
+            f"{BOOKINGS}/{made['booking_reference']}", json={"time": "19:45"}, headers=key
+        )
+        assert moved.status_code == 422, moved.text
+        assert envelope_error(moved)["details"]["nearest"] == ["19:30", "20:00"]
+
     async def test_sunday_lunch_on_a_saturday(
         self, client: httpx.AsyncClient, key: dict[str, str], menu: dict[str, str]
     ) -> None:

@@ -67,6 +67,19 @@ def free_port() -> int:
         return port
 
 
+def health_when_up(process: subprocess.Popen[bytes], port: int, *, seconds: float) -> str | None:
+    """``/health``'s body once the served process answers on ``port``; None if it never did."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                body: str = r.read().decode()
+                return body
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    return None
+
+
 class TestEmbeddedDefault:
     async def test_start_seed_bootstrap_restart(self, tmp_path: Path) -> None:
         data_dir = tmp_path / "pgdata"
@@ -166,15 +179,7 @@ class TestServeCommand:
             stderr=subprocess.STDOUT,
         )
         try:
-            body = None
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and process.poll() is None:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                        body = r.read().decode()
-                        break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    time.sleep(0.3)
+            body = health_when_up(process, port, seconds=90)
             output = (tmp_path / "serve.log").read_text
             assert body == '{"status":"ok","database":"ok"}', output()
             assert postgres_processes(data_dir)
@@ -188,6 +193,44 @@ class TestServeCommand:
                 process.kill()
                 process.wait()
             log.close()
+
+    @pytest.mark.parametrize(
+        ("url", "problem"),
+        [
+            ("garbage", "DATABASE_URL is not a URL"),
+            ("mysql://anchor:s3cret-pw@db.example/anchor", "DATABASE_URL is a mysql:// URL"),
+        ],
+    )
+    def test_malformed_database_url_stops_the_start(self, url: str, problem: str) -> None:
+        result = cli("serve", env={"DATABASE_URL": url, "PORT": str(free_port())})
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"error: {problem}"), result.stderr
+        assert "postgresql://user:password@host:5432/database" in result.stderr
+        assert "Application startup complete" not in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr
+
+    def test_port_option(self, database_url: str, tmp_path: Path) -> None:
+        port = free_port()
+        log = (tmp_path / "serve.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            cwd=REPO,
+            env={**os.environ, "DATABASE_URL": database_url, "PORT": "1", "APP_ENV": "test"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            body = health_when_up(process, port, seconds=60)
+            assert body == '{"status":"ok","database":"ok"}', (tmp_path / "serve.log").read_text()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            log.close()
+
+    def test_port_option_refuses_what_is_not_a_port(self) -> None:
+        result = cli("serve", "--port", "eighty", env={})
+        assert result.returncode == 2
+        assert "'eighty' is not a port" in result.stderr
 
 
 class TestMigrateCommand:

@@ -24,7 +24,7 @@ from app.errors import ServiceUnavailable
 from app.integrations.graph import Email
 from app.main import create_app
 from app.services.monitoring import RequestStats, UsageRecorder
-from tests.conftest import FakeClock, asgi_client, envelope_error
+from tests.conftest import FakeClock, asgi_client, create_booking, envelope_error, sunday_body
 
 CRON = {"Authorization": "Bearer test-cron-secret-0123456789"}
 MONITORING = "/api/cron/table-booking-monitoring"
@@ -667,6 +667,11 @@ async def boom() -> dict[str, Any]:
     raise RuntimeError("probe failure")
 
 
+@probe.get("/outage")
+async def outage() -> dict[str, Any]:
+    raise ServiceUnavailable()
+
+
 class FakeDb:
     def __init__(self, *, fail: bool) -> None:
         self.fail = fail
@@ -725,6 +730,33 @@ class TestUsageRecorder:
         )
         stored = json.dumps([dict(r) for r in rows])
         assert "NOPE" not in stored and "secret" not in stored
+
+    async def test_a_provider_not_configured_is_not_an_outage(
+        self,
+        recorded_app: tuple[FastAPI, RequestStats],
+        key: dict[str, str],
+        menu: dict[str, str],
+    ) -> None:
+        # Issue 18, item 8: trying to pay with no PayPal configured (development) is a 503 for
+        # the caller but no API error; a real 503 still is one.
+        app, _ = recorded_app
+        async with asgi_client(app) as c:
+            made = await create_booking(c, key, sunday_body(menu))
+            for _ in range(3):
+                paying = await c.post(
+                    f"/api/table-bookings/{made['booking_reference']}/payment", headers=key
+                )
+                assert paying.status_code == 503
+                assert envelope_error(paying)["code"] == "SERVICE_UNAVAILABLE"
+            quiet = await run_monitoring(c)
+            assert (await c.get("/_probe/outage")).status_code == 503
+            loud = await run_monitoring(c)
+        api = quiet["windows"]["hour"]["api"]
+        assert (api["requests"], api["errors"]) == (1, 0)  # the create
+        assert quiet["alerts"] == []
+        api = loud["windows"]["hour"]["api"]
+        assert (api["requests"], api["errors"]) == (3, 1)  # + the first cron run, the outage
+        assert [a["condition"] for a in loud["alerts"]] == ["api_errors"]
 
     async def test_a_request_is_counted_once_however_many_recorders_wrap_it(
         self, recorded_app: tuple[FastAPI, RequestStats]

@@ -345,7 +345,8 @@ async def jobs(conn: asyncpg.Connection, kind: str) -> list[dict[str, Any]]:
 
 async def outbox(conn: asyncpg.Connection, template: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "select channel, recipient, body from table_booking_outbox where template_key = $1"
+        "select channel, recipient, subject, body from table_booking_outbox"
+        " where template_key = $1"
         " order by created_at, id",
         template,
     )
@@ -1153,7 +1154,10 @@ class TestRefunds:
             [audit] = await audits(conn, "payment.refunded")
             assert audit["resource_id"] == booking_id
             assert audit["new_values"]["amount"] == refund
-            message = f"A refund of £{refund} will reach you"
+            message = (
+                f"A refund of £{refund} has been sent to the card or account you paid with; "
+                "it usually arrives within 3-5 working days."
+            )
         emails = [e for e in await outbox(conn, "cancellation") if e["channel"] == "email"]
         assert [e["recipient"] for e in emails] == [GUEST_EMAIL]
         assert message in emails[0]["body"]
@@ -1355,6 +1359,124 @@ class TestRefunds:
         assert "No payment was taken." in emails[0]["body"]
 
 
+class TestRefundsThatCannotBeMade:
+    """Issue 18, item 10: money that is not on its way is never promised, and staff hear of a
+    refund that cannot be made (an alert, an audit row, a note on the booking)."""
+
+    async def test_paypal_refusing_the_refund_reaches_staff_and_the_guest_is_told_the_truth(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        menu: dict[str, str],
+        paypal: FakePayPal,
+        conn: asyncpg.Connection,
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        made = await paid(client, key, menu)
+        await run_worker(client)
+        clock.set(at_hours_before_start(49))
+        paypal.refund.side_effect = None
+        paypal.refund.respond(422, json=paypal_error("UNPROCESSABLE_ENTITY", "CAPTURE_DISPUTED"))
+        assert (await cancel(client, made["booking_reference"], guest(made))).status_code == 200
+
+        with caplog.at_level("ERROR", logger="app.worker"):
+            await run_worker(client)
+
+        [job] = await jobs(conn, "table_booking_refund")
+        assert job["status"] == "failed"
+        assert any("payment.refund.failed" in r.getMessage() for r in caplog.records)
+        [audit] = await audits(conn, "payment.refund_failed")
+        assert audit["resource_id"] == made["booking_id"]
+        assert audit["operation_status"] == "failure"
+        assert audit["new_values"] == {"refund_due": DEPOSIT}
+        assert "PayPal 422" in audit["error_message"]
+        row = await booking_row(conn, made["booking_id"])
+        assert "the refund of £10.00 could not be made" in row["internal_notes"]
+        [alert] = await outbox(conn, "staff_refund_failed")
+        assert alert["recipient"] == "manager@the-anchor.pub"
+        assert alert["subject"].startswith(f"REFUND NOT MADE: {made['booking_reference']}")
+        assert "The refund of £10.00 for this cancelled booking could not be made" in alert["body"]
+        assert f"Email: {GUEST_EMAIL}" in alert["body"]
+        [email] = [e for e in await outbox(conn, "cancellation") if e["channel"] == "email"]
+        assert "A refund of £10.00 is due to you; our team will contact you" in email["body"]
+        assert "3-5 working days" not in email["body"]
+        # The cancellation already said so: no second message to the guest.
+        assert await outbox(conn, "refund_problem") == []
+
+    async def test_a_refund_paypal_keeps_failing_is_reported_to_the_guest_who_was_told_it_was_asked(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        menu: dict[str, str],
+        paypal: FakePayPal,
+        conn: asyncpg.Connection,
+        clock: FakeClock,
+    ) -> None:
+        made = await paid(client, key, menu)
+        await run_worker(client)
+        clock.set(at_hours_before_start(49))
+        paypal.refund.side_effect = None
+        paypal.refund.respond(503, json=paypal_error("SERVICE_UNAVAILABLE"))
+        assert (await cancel(client, made["booking_reference"], guest(made))).status_code == 200
+
+        await run_worker(client)  # PayPal 503: the refund waits for its retry
+
+        [email] = [e for e in await outbox(conn, "cancellation") if e["channel"] == "email"]
+        assert "We have asked PayPal to refund £10.00" in email["body"]
+        assert await audits(conn, "payment.refund_failed") == []
+        await conn.execute(
+            "update jobs set attempts = max_attempts - 1,"
+            " scheduled_for = now() - interval '1 second'"
+            " where type = 'table_booking_refund'"
+        )
+        await run_worker(client)
+
+        [job] = await jobs(conn, "table_booking_refund")
+        assert job["status"] == "failed"
+        assert len(await audits(conn, "payment.refund_failed")) == 1
+        assert len(await outbox(conn, "staff_refund_failed")) == 1
+        problem = await outbox(conn, "refund_problem")
+        assert sorted(p["channel"] for p in problem) == ["email", "sms"]
+        for message in problem:
+            assert "we could not send the refund of £10.00" in message["body"]
+            assert "Our team will contact you" in message["body"]
+
+    async def test_a_booking_paid_without_a_capture_is_not_promised_a_refund(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        menu: dict[str, str],
+        paypal: FakePayPal,
+        conn: asyncpg.Connection,
+    ) -> None:
+        made = await book(client, key, menu)
+        # Paid, but not through a PayPal capture (recorded by hand): PayPal cannot refund it.
+        await conn.execute(
+            "update table_booking_payments set status = 'completed', paid_at = now()"
+            " where booking_id = $1::uuid",
+            made["booking_id"],
+        )
+        await conn.execute(
+            "update table_bookings set status = 'confirmed', payment_status = 'completed',"
+            " hold_expires_at = null where id = $1::uuid",
+            made["booking_id"],
+        )
+
+        response = await cancel(client, made["booking_reference"], guest(made))
+        await run_worker(client)
+
+        assert response.json()["data"]["refund"]["amount"] == DEPOSIT
+        assert await jobs(conn, "table_booking_refund") == []
+        [audit] = await audits(conn, "payment.refund_failed")
+        assert audit["error_message"] == "no PayPal capture to refund"
+        [alert] = await outbox(conn, "staff_refund_failed")
+        assert "£10.00" in alert["body"]
+        texts = [e for e in await outbox(conn, "cancellation") if e["channel"] == "sms"]
+        assert "A refund of £10.00 is due to you; our team will contact you" in texts[0]["body"]
+        assert paypal.refund.call_count == 0
+
+
 # Holds that expire ----------------------------------------------------------------------------
 
 
@@ -1410,9 +1532,14 @@ class TestHoldExpiry:
         ]
         assert [j["payload"]["table_booking_id"] for j in cancelled] == [booking_id]
         await run_worker(client)
-        emails = [e for e in await outbox(conn, "cancellation") if e["channel"] == "email"]
+        emails = [
+            e for e in await outbox(conn, "cancellation_hold_expired") if e["channel"] == "email"
+        ]
         assert [e["recipient"] for e in emails] == [GUEST_EMAIL]
         assert made["booking_reference"] in emails[0]["body"]
+        # The guest is told why (issue 18, item 12), and no deposit is claimed as due.
+        assert "because the deposit was not paid in time" in emails[0]["body"]
+        assert "Deposit" not in emails[0]["body"]
         assert paypal.refund.call_count == 0
 
     async def test_a_capture_after_the_release_is_refunded_in_full_and_audited(

@@ -320,17 +320,26 @@ class TestOurMigrationsOnlyAdd:
             assert not definition.startswith("CREATE UNIQUE"), name
             assert _shape(definition) not in pub_index_defs, name
         # No rows in the pub's RBAC grant tables or the Supabase CLI's history; no other rows
-        # of the pub's changed (fp.changes above), and none added anywhere of the pub's.
-        assert fp.rows_added(before, after) == {}
-        # Our own history.
+        # of the pub's changed (fp.changes above); added only the SMS templates we need that
+        # the pub lacks.
+        assert fp.rows_added(before, after) == {"public.table_booking_sms_templates": 2}
         check = await asyncpg.connect(pub_bare)
         try:
+            templates = await check.fetch(
+                "select template_key from table_booking_sms_templates"
+                " where template_key in ('cancellation_hold_expired', 'refund_problem') order by 1"
+            )
+            # Our own history.
             ours = await check.fetchval(f"select count(*) from {migrations.HISTORY_TABLE}")  # noqa: S608
             theirs = await check.fetchval(
                 "select count(*) from supabase_migrations.schema_migrations"
             )
         finally:
             await check.close()
+        assert [r["template_key"] for r in templates] == [
+            "cancellation_hold_expired",
+            "refund_problem",
+        ]
         assert (ours, theirs) == (len(migrations.discover()), 620)
 
 

@@ -336,3 +336,43 @@ async def test_the_gate_reads_through_the_span_index(conn: asyncpg.Connection) -
     free = await conn.fetchval(GATE_SQL, day, time(19), start, 120, "regular", start)
     assert free == 50
     assert await span_scans() == before + 1
+
+
+CHECK_SLOT_SQL = "select public.tb_check_slot($1::table_booking_type, $2, $3, $4, $5, false)"
+
+
+async def test_the_gate_accepts_exactly_the_times_the_picker_offers(
+    conn: asyncpg.Connection,
+) -> None:
+    """Every five minutes of a day, and of a kitchen open past midnight: create's gate
+    (``tb_check_slot``) lets a time through exactly when availability offers it, and refuses
+    one off the slot grid (19:10) with the reason and the nearest slots."""
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    await conn.execute(
+        "insert into special_hours (date, opens, closes, kitchen_opens, kitchen_closes)"
+        " values ('2026-12-09', '17:00', '02:00', '18:00', '01:30')"
+    )
+    for day in (date(2026, 12, 8), date(2026, 12, 9)):
+        offered = {
+            r["slot_time"]
+            for r in await conn.fetch(PICKER_SQL, day, 2, "regular", now, False)
+            if r["reason"] is None
+        }
+        assert len(offered) > 10
+        accepted = set()
+        refusals = {}
+        for minute in range(0, 24 * 60, 5):
+            at = time(minute // 60, minute % 60)
+            try:
+                async with conn.transaction():
+                    await conn.fetchval(CHECK_SLOT_SQL, "regular", day, at, 2, now)
+            except asyncpg.RaiseError as exc:
+                refusals[at] = exc
+            else:
+                accepted.add(at)
+        assert accepted == offered, day
+    hints = {at: json.loads(exc.hint or "{}") for at, exc in refusals.items()}
+    assert hints[time(19, 10)]["reason"] == "NOT_A_SLOT"
+    assert hints[time(19, 10)]["nearest"] == ["19:00", "19:30"]
+    off_grid = [h for h in hints.values() if h["reason"] == "NOT_A_SLOT"]
+    assert off_grid and all(len(h["nearest"]) in (1, 2) for h in off_grid)

@@ -33,7 +33,8 @@ BOOKINGS = "/api/table-bookings"
 MENU = f"{BOOKINGS}/menu/sunday-lunch"
 SUNDAY = "2026-11-29"  # the suite's clock is Tuesday 24 November 2026, 10:00 London
 POLICY_WORDS = (
-    "Nothing has been paid for this booking, so you can cancel it free of charge until it starts."
+    "Nothing has been paid for this booking, so you can cancel it free of charge until it starts"
+    " at 19:00 on Friday 27 November."
 )
 
 

@@ -9,6 +9,7 @@ import base64
 import email
 import email.policy
 import json
+import logging
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -27,7 +28,8 @@ from app.config import Settings
 from app.db.postgres import PostgresDatabase
 from app.integrations.graph import mailer as graph_mailer
 from app.main import create_app
-from app.services.worker import quiet_until
+from app.services.notifications import StaffAddresses
+from app.services.worker import Senders, process_jobs, quiet_until
 from tests.conftest import (
     FakeClock,
     asgi_client,
@@ -869,6 +871,43 @@ class TestQuietHours:
         again = await run_worker(client)
         assert (again["claimed"], again["deferred"]) == (1, 1), again
 
+    async def test_a_deferred_text_says_why_in_the_log(
+        self,
+        client: httpx.AsyncClient,
+        db: PostgresDatabase,
+        key: dict[str, str],
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        clock.set(datetime(2026, 11, 24, 7, 30, tzinfo=UTC))
+        await create_booking(client, key, regular_body())
+        senders = Senders(sms=None, email=None, staff=StaffAddresses(manager=None, kitchen=None))
+        with caplog.at_level(logging.INFO, logger="app.worker"):
+            report = await process_jobs(db, senders=senders, now=clock())
+        assert (report.deferred, report.outbox) == (1, 0)
+        lines = {r.getMessage() for r in caplog.records if "message.deferred" in r.getMessage()}
+        [line] = lines
+        assert "until=2026-11-24T09:00:00+00:00" in line and "SMS_QUIET_HOURS=false" in line
+
+    async def test_development_switch_sends_texts_at_once(
+        self,
+        settings: Settings,
+        db: PostgresDatabase,
+        key: dict[str, str],
+        conn: asyncpg.Connection,
+        clock: FakeClock,
+    ) -> None:
+        # Issue 18, item 4: at 07:30 a newcomer in outbox mode sees the text with the switch off.
+        app = create_app(
+            settings.model_copy(update={"sms_quiet_hours": False}), database=db, clock=clock
+        )
+        clock.set(datetime(2026, 11, 24, 7, 30, tzinfo=UTC))
+        async with asgi_client(app) as client:
+            await create_booking(client, key, regular_body())
+            report = await run_worker(client)
+        assert (report["deferred"], report["outbox"]) == (0, 2)  # the guest's text, the alert
+        assert [r["recipient"] for r in await outbox(conn) if r["channel"] == "sms"] == [MOBILE]
+
 
 # Opt-outs and messaging health -------------------------------------------------------------------
 
@@ -1236,6 +1275,55 @@ class TestCancellation:
         assert guest["attachments"] == []
         assert recorded[(MANAGER, "staff_cancelled")]["subject"].startswith("Booking cancelled")
 
+    async def test_a_refund_without_paypal_configured_reaches_staff_not_a_promise(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        conn: asyncpg.Connection,
+        menu: dict[str, str],
+    ) -> None:
+        made = await create_booking(client, key, with_email(sunday_body(menu)))
+        # Paid through PayPal (capture recorded), and PayPal is not configured here.
+        await conn.execute(
+            "update table_booking_payments set status = 'completed', paid_at = now(),"
+            " transaction_id = 'CAPTURE-1' where booking_id = $1::uuid",
+            made["booking_id"],
+        )
+        await conn.execute(
+            "update table_bookings set status = 'confirmed', payment_status = 'completed',"
+            " paypal_deposit_capture_id = 'CAPTURE-1', hold_expires_at = null"
+            " where id = $1::uuid",
+            made["booking_id"],
+        )
+        response = await client.post(
+            f"{BOOKINGS}/{made['booking_reference']}/cancel",
+            headers={"X-Booking-Token": made["manage_token"]},
+        )
+        assert response.json()["data"]["refund"]["amount"] == "10.00"
+
+        await run_worker(client)
+
+        [job] = await jobs(conn, "table_booking_refund")
+        assert (job["status"], job["error_message"]) == ("failed", "PayPal is not configured")
+        [audit] = await audits(conn, "payment.refund_failed")
+        assert audit["error_message"] == "PayPal is not configured"
+        recorded = {(r["recipient"], r["template_key"]): r for r in await outbox(conn)}
+        assert "could not be made" in recorded[(MANAGER, "staff_refund_failed")]["body"]
+        for channel_to in (MOBILE, GUEST_EMAIL):
+            body = recorded[(channel_to, "cancellation")]["body"]
+            assert "A refund of £10.00 is due to you; our team will contact you" in body
+            assert "3-5 working days" not in body
+
+
+async def move_to(client: httpx.AsyncClient, made: dict[str, Any], time: str) -> None:
+    """The guest moves their booking to another time."""
+    response = await client.patch(
+        f"{BOOKINGS}/{made['booking_reference']}",
+        json={"time": time},
+        headers={"X-Booking-Token": made["manage_token"]},
+    )
+    assert response.status_code == 200, response.text
+
 
 class TestChanges:
     async def test_an_allergy_added_alone_is_announced_to_guest_and_staff(
@@ -1273,6 +1361,61 @@ class TestChanges:
         assert response.status_code == 200, response.text
         notifies = await jobs(conn, "table_booking_notify")
         assert [j["payload"]["event"] for j in notifies] == ["created"]
+
+    async def test_a_change_before_the_confirmation_went_sends_one_current_confirmation(
+        self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
+    ) -> None:
+        made = await create_booking(client, key, with_email(regular_body()))
+        await move_to(client, made, "19:30")
+
+        await run_worker(client)
+
+        guest = [r for r in await outbox(conn) if r["recipient"] in (MOBILE, GUEST_EMAIL)]
+        assert sorted((r["channel"], r["template_key"]) for r in guest) == [
+            ("email", "booking_confirmation_regular"),
+            ("sms", "booking_confirmation_regular"),
+        ]
+        for record in guest:
+            assert "19:30" in record["body"] and "19:00" not in record["body"], record["body"]
+        superseded = [j for j in await jobs(conn) if j["status"] == "cancelled"]
+        assert {j["type"] for j in superseded} == {"table_booking_sms", "table_booking_email"}
+        assert all(j["result"] == {"skipped": "superseded"} for j in superseded)
+        # The staff still hear of both.
+        staff = {r["template_key"] for r in await outbox(conn) if r["recipient"] == MANAGER}
+        assert staff == {"staff_created", "staff_updated"}
+
+    async def test_a_held_back_text_is_replaced_by_the_current_confirmation(
+        self,
+        live: httpx.AsyncClient,
+        key: dict[str, str],
+        conn: asyncpg.Connection,
+        providers: Providers,
+    ) -> None:
+        providers.twilio.side_effect = then_created(
+            twilio_error(500, 20500, "Internal Server Error")
+        )
+        made = await create_booking(live, key, with_email(regular_body()))
+        await run_worker(live)  # the email goes; the text waits a minute for its retry
+        assert sms_job(await jobs(conn))["status"] == "pending"
+        await move_to(live, made, "19:30")
+
+        await run_worker(live)
+        await make_due(conn)
+        await run_worker(live)
+
+        texts = providers.texts()
+        assert len(texts) == 2, texts  # the refused attempt, then one text
+        assert "19:00" in texts[0]
+        assert texts[1].startswith("Hi Ann, your table for 4 at The Anchor on Friday 27 November")
+        assert "at 19:30 is confirmed" in texts[1]
+        [old] = [j for j in await jobs(conn, "table_booking_sms") if j["status"] == "cancelled"]
+        assert old["result"] == {"skipped": "superseded"}
+        # The email had gone with the old time, so by email the guest gets the update.
+        subjects = [str(m["Subject"]) for m in providers.mails() if m["To"] == GUEST_EMAIL]
+        assert [s.split(" (")[0] for s in subjects] == [
+            "Your table at The Anchor is booked",
+            "Your booking at The Anchor has changed",
+        ]
 
 
 # Cron authentication -----------------------------------------------------------------------------

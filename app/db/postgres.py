@@ -117,7 +117,10 @@ class PostgresDatabase:
                 hint=getattr(exc, "hint", None),
             ) from exc
         except (OSError, TimeoutError, *_BROKEN_CONNECTION) as exc:
-            logger.warning("db.unreachable", extra={"function": name, "error": type(exc).__name__})
+            logger.warning(
+                "db.unreachable",
+                extra={"function": name, "error": type(exc).__name__, "reason": str(exc)},
+            )
             raise ServiceUnavailable(headers={"Retry-After": "5"}) from exc
         if returns_void or value is None:
             return None

@@ -24,9 +24,9 @@ from app.services import api_keys, phones, tokens
 from app.services.actors import Actor, ClientInfo
 from app.services.api_keys import ApiKeyCaller
 from app.services.refunds import (
-    NOTHING_PAID_SUMMARY,
     RefundTerms,
     describe_cancellation_policy,
+    just_made_summary,
     why_not_cancellable,
 )
 
@@ -302,9 +302,12 @@ def _created(
         "manage_token": token,
         "confirmation_details": summary,
         "booking_details": dict(summary),
-        # Just made: open, not started, nothing paid yet (a deposit is paid afterwards), so the
-        # policy's words are those GET /{reference} gives now.
-        "cancellation_policy": NOTHING_PAID_SUMMARY,
+        # Just made: open, not started, nothing paid yet (a deposit is paid afterwards).
+        "cancellation_policy": just_made_summary(
+            result["date"],
+            result["time"],
+            Decimal((result.get("payment_details") or {}).get("deposit_amount") or "0"),
+        ),
     }
 
 
@@ -458,8 +461,18 @@ def _with_policy(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
         why_not_cancellable(detail["status"], starts_at=starts_at, now=now) is None
     )
     detail["can_modify"] = detail["can_cancel"] and not held_out
+    deposit_due = (
+        Decimal(payment.get("deposit_amount") or "0")
+        if detail["status"] == "pending_payment"
+        else Decimal("0.00")
+    )
     detail["cancellation_policy"] = describe_cancellation_policy(
-        terms, paid=paid, starts_at=starts_at, now=now, status=detail["status"]
+        terms,
+        paid=paid,
+        starts_at=starts_at,
+        now=now,
+        status=detail["status"],
+        deposit_due=deposit_due,
     )
     return detail
 

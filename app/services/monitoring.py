@@ -151,13 +151,16 @@ class UsageRecorder:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", None)
-            self.stats.record(
-                route=route if isinstance(route, str) else "(unmatched)",
-                method=scope["method"],
-                status=status,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                at=_now(owner),
-            )
+            # A 503 because a provider is deliberately not configured (PayPal in development)
+            # says nothing about the service's health: not counted, so it cannot alert.
+            if not (scope.get("state") or {}).get("not_configured"):
+                self.stats.record(
+                    route=route if isinstance(route, str) else "(unmatched)",
+                    method=scope["method"],
+                    status=status,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    at=_now(owner),
+                )
         db = _db(owner)
         if db is not None and self.stats.due():
             await self.stats.flush(db)  # the response has been sent: the caller does not wait

@@ -14,6 +14,7 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,13 +53,6 @@ def template_variables(ctx: Mapping[str, Any], *, now: datetime) -> dict[str, st
     """Every variable a table-booking template may use, from the message context."""
     booking, customer, settings = ctx["booking"], ctx["customer"], ctx["settings"]
     day = date.fromisoformat(booking["date"])
-    refund_due = booking.get("refund_due")
-    if refund_due is not None and refund_due != "0.00":
-        refund_message = f"A refund of £{refund_due} will reach you within 3-5 working days."
-    elif refund_due == "0.00":
-        refund_message = "As it is so close to your booking, the deposit cannot be refunded."
-    else:
-        refund_message = "No payment was taken."
     return {
         "customer_name": customer.get("first_name") or "there",
         "party_size": str(booking["party_size"]),
@@ -72,11 +66,43 @@ def template_variables(ctx: Mapping[str, Any], *, now: datetime) -> dict[str, st
         "outstanding_amount": booking["outstanding_amount"],
         "roast_summary": _roast_summary(ctx["items"]),
         "allergies": ", ".join(booking["allergies"]) or "none",
-        "refund_message": refund_message,
+        "refund_message": refund_message(booking),
+        "refund_amount": booking.get("refund_due") or "0.00",
         "review_link": settings.get("review_link") or "",
         "payment_link": booking.get("payment_url") or "",
         "deadline": _deadline(booking.get("hold_expires_at"), now),
     }
+
+
+def _paid(booking: Mapping[str, Any]) -> Decimal:
+    return Decimal(booking.get("paid_amount") or "0")
+
+
+def refund_message(booking: Mapping[str, Any]) -> str:
+    """What the cancellation says of the money: only a refund that is on its way is promised.
+
+    ``refund_state`` (from the database): ``sent`` (PayPal took the refund), ``pending`` (queued
+    for PayPal, not answered yet), ``failed`` or ``not_queued`` (staff must make it by hand).
+    """
+    due = booking.get("refund_due")
+    if _paid(booking) <= 0 and not due:
+        return "No payment was taken."
+    if due is None:
+        return "Our team will contact you about your payment."
+    if Decimal(due) <= 0:
+        return "As it is so close to your booking, the deposit cannot be refunded."
+    state = booking.get("refund_state")
+    if state == "sent":
+        return (
+            f"A refund of £{due} has been sent to the card or account you paid with; it "
+            "usually arrives within 3-5 working days."
+        )
+    if state == "pending":
+        return (
+            f"We have asked PayPal to refund £{due} to the card or account you paid with, and "
+            "will tell you if there is any problem."
+        )
+    return f"A refund of £{due} is due to you; our team will contact you to arrange it."
 
 
 def _deadline(hold_expires_at: str | None, now: datetime) -> str:
@@ -93,11 +119,19 @@ _SMS_TEMPLATES: dict[str, str] = {
     "cancelled": "cancellation",
     "reminder": "reminder_{type}",
     "review": "review_request",
+    "refund_failed": "refund_problem",
 }
+#: cancellation_reason of a Sunday lunch whose deposit was not paid within its hold.
+HOLD_EXPIRED = "payment_hold_expired"
 
 
 def guest_sms_template(
-    event: str, status: str, booking_type: str, *, payment_url: str | None = None
+    event: str,
+    status: str,
+    booking_type: str,
+    *,
+    payment_url: str | None = None,
+    cancellation_reason: str | None = None,
 ) -> str | None:
     if event == "created":
         if status == "confirmed":
@@ -105,6 +139,8 @@ def guest_sms_template(
         # A Sunday lunch is confirmed by its deposit ("confirmed" event); until then the guest
         # gets the link to pay, when PayPal gave one.
         return "payment_request" if payment_url else None
+    if event == "cancelled" and cancellation_reason == HOLD_EXPIRED:
+        return "cancellation_hold_expired"
     pattern = _SMS_TEMPLATES.get(event)
     return pattern.format(type=booking_type) if pattern else None
 
@@ -116,8 +152,14 @@ def plan_messages(
     *,
     staff: StaffAddresses,
     now: datetime,
+    confirm_instead: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """The send jobs for one booking event: [{unique_key, type, payload, table_booking_id}]."""
+    """The send jobs for one booking event: [{unique_key, type, payload, table_booking_id}].
+
+    ``confirm_instead``: the channels (``sms``, ``email``) on which an update replaces a
+    confirmation that had not gone yet; there the guest gets the confirmation, with the booking
+    as it is now, and no update.
+    """
     booking, customer = ctx["booking"], ctx["customer"]
     booking_id = str(booking["id"])
     variables = template_variables(ctx, now=now)
@@ -127,37 +169,49 @@ def plan_messages(
         return f"{booking_id}:{template}:{channel}:{stage}" + (f":{to}" if to else "")
 
     template = guest_sms_template(
-        event, booking["status"], booking["booking_type"], payment_url=booking.get("payment_url")
+        event,
+        booking["status"],
+        booking["booking_type"],
+        payment_url=booking.get("payment_url"),
+        cancellation_reason=booking.get("cancellation_reason"),
     )
-    if booking["status"] == "cancelled" and event != "cancelled":
+    if booking["status"] == "cancelled" and event not in ("cancelled", "refund_failed"):
         template = None  # cancelled since: the guest hears of the cancellation, nothing else
-    if template is not None:
-        text = render(ctx["templates"][template], variables)
-        metadata = {"template_key": template, "table_booking_id": booking_id, "stage": stage}
-        if customer.get("mobile"):
-            jobs.append(
-                {
-                    "unique_key": key(template, "sms"),
-                    "type": "table_booking_sms",
-                    "table_booking_id": booking_id,
-                    "payload": {
-                        "to": customer["mobile"],
-                        "message": text,
-                        "customer_id": customer["id"],
-                        "metadata": metadata,
-                    },
-                }
-            )
-        if customer.get("email") and event != "review":
-            jobs.append(
-                {
-                    "unique_key": key(template, "email"),
-                    "type": "table_booking_email",
-                    "table_booking_id": booking_id,
-                    "payload": guest_email(event, template, text, ctx, now=now, metadata=metadata),
-                }
-            )
-    if event in ("created", "confirmed", "updated", "cancelled"):
+    if event == "refund_failed" and not booking.get("refund_promised"):
+        template = None  # the cancellation already said staff would arrange the refund
+    channels = [
+        ("sms", bool(customer.get("mobile"))),
+        ("email", bool(customer.get("email")) and event != "review"),
+    ]
+    for channel, reachable in channels:
+        chosen = template
+        if template is not None and channel in confirm_instead:
+            chosen = f"booking_confirmation_{booking['booking_type']}"
+        if chosen is None or not reachable:
+            continue
+        text = render(ctx["templates"][chosen], variables)
+        metadata = {"template_key": chosen, "table_booking_id": booking_id, "stage": stage}
+        if event == "cancelled":
+            metadata["refund_state"] = booking.get("refund_state")
+        if channel == "sms":
+            payload = {
+                "to": customer["mobile"],
+                "message": text,
+                "customer_id": customer["id"],
+                "metadata": metadata,
+            }
+        else:
+            kind = "confirmed" if chosen.startswith("booking_confirmation_") else event
+            payload = guest_email(kind, chosen, text, ctx, now=now, metadata=metadata)
+        jobs.append(
+            {
+                "unique_key": key(chosen, channel),
+                "type": f"table_booking_{channel}",
+                "table_booking_id": booking_id,
+                "payload": payload,
+            }
+        )
+    if event in _STAFF_EVENTS:
         for recipient in _staff_recipients(event, booking, staff):
             jobs.append(
                 {
@@ -168,6 +222,9 @@ def plan_messages(
                 }
             )
     return jobs
+
+
+_STAFF_EVENTS = ("created", "confirmed", "updated", "cancelled", "refund_failed")
 
 
 def sms_fallback_email(payload: Mapping[str, Any], email: str) -> dict[str, Any]:
@@ -186,7 +243,11 @@ def sms_fallback_email(payload: Mapping[str, Any], email: str) -> dict[str, Any]
 
 def _staff_recipients(event: str, booking: Mapping[str, Any], staff: StaffAddresses) -> list[str]:
     recipients = [staff.manager] if staff.manager else []
-    if staff.kitchen and booking["booking_type"] == "sunday_lunch" and event != "created":
+    if (
+        staff.kitchen
+        and booking["booking_type"] == "sunday_lunch"
+        and event not in ("created", "refund_failed")
+    ):
         recipients.append(staff.kitchen)
     return recipients
 
@@ -197,7 +258,10 @@ _SUBJECTS = {
     "cancelled": "Your booking at The Anchor is cancelled",
     "reminder": "See you soon at The Anchor",
     "payment_request": "Your Sunday lunch at The Anchor: deposit due",
+    "refund_failed": "Your refund from The Anchor",
 }
+#: Emails that describe a booking still to come: they say how to change or cancel it.
+_UPCOMING = ("confirmed", "updated", "reminder", "payment_request")
 
 
 def guest_email(
@@ -218,6 +282,15 @@ def guest_email(
     # The text's opt-out line is about texts; an email does not need it.
     intro = sms_text.replace(" Reply STOP to opt out.", "").strip()
     lines = [intro, "", *_booking_lines(ctx)]
+    if not intro.startswith("Hi "):
+        lines[:0] = [f"Hi {ctx['customer'].get('first_name') or 'there'},", ""]
+    if kind in _UPCOMING:
+        # Until the guest pages come with their manage link, the pub's number is the way.
+        lines += [
+            "",
+            f"To change or cancel your booking, call us on {ctx['settings']['contact_phone']} "
+            f"and quote {booking['reference']}.",
+        ]
     attachments = []
     if kind in ("confirmed", "updated", "reminder"):
         ics = booking_calendar(
@@ -253,12 +326,11 @@ def staff_alert(
 ) -> dict[str, Any]:
     booking, customer = ctx["booking"], ctx["customer"]
     words = {
-        "created": "New Sunday lunch (deposit due)"
-        if booking["booking_type"] == "sunday_lunch" and booking["status"] == "pending_payment"
-        else "New booking",
+        "created": _new_booking_words(booking),
         "confirmed": "Deposit paid",
         "updated": "Booking changed",
         "cancelled": "Booking cancelled",
+        "refund_failed": "REFUND NOT MADE",
     }[event]
     allergies = booking["allergies"]
     day = date.fromisoformat(booking["date"])
@@ -267,9 +339,21 @@ def staff_alert(
         f"{day:%b} at {booking['time']}" + (" - ALLERGIES" if allergies else "")
     )
     name = f"{customer.get('first_name') or ''} {customer.get('last_name') or ''}".strip()
-    lines = [f"{words}.", "", f"Guest: {name}", *_booking_lines(ctx)]
+    lines = [f"{words}.", ""]
+    if event == "refund_failed":
+        lines += [
+            f"The refund of £{booking.get('refund_due') or '0.00'} for this cancelled booking "
+            "could not be made automatically. Refund the guest by hand and note it on the "
+            "booking.",
+            "",
+        ]
+    lines += [f"Guest: {name}", *_booking_lines(ctx)]
+    if event in ("cancelled", "refund_failed"):
+        lines += _cancellation_lines(booking)
     if customer.get("mobile"):
         lines.append(f"Phone: {customer['mobile']}")
+    if customer.get("email"):
+        lines.append(f"Email: {customer['email']}")
     html_lines = [html.escape(line) for line in lines]
     if allergies:
         warning = f"ALLERGIES: {', '.join(allergies)}"
@@ -291,6 +375,40 @@ def staff_alert(
             "stage": stage,
         },
     }
+
+
+def _new_booking_words(booking: Mapping[str, Any]) -> str:
+    if booking["booking_type"] != "sunday_lunch":
+        return "New booking"
+    # Written after a quick cancellation, it is still a Sunday lunch, not "New booking".
+    return (
+        "New Sunday lunch (deposit due)"
+        if booking["status"] == "pending_payment"
+        else ("New Sunday lunch")
+    )
+
+
+_REFUND_STATES = {
+    "sent": "refunded through PayPal",
+    "pending": "asked of PayPal",
+    "failed": "NOT refunded: refund by hand",
+    "not_queued": "NOT refunded: refund by hand",
+}
+
+
+def _cancellation_lines(booking: Mapping[str, Any]) -> list[str]:
+    """Why it was cancelled and what became of the money, for staff."""
+    lines = []
+    reason = booking.get("cancellation_reason")
+    if reason == HOLD_EXPIRED:
+        lines.append("Reason: the deposit was not paid in time (hold expired)")
+    elif reason:
+        lines.append(f"Reason: {reason}")
+    due = booking.get("refund_due")
+    if due and Decimal(due) > 0:
+        state = _REFUND_STATES.get(booking.get("refund_state") or "", "")
+        lines.append(f"Refund: £{due}" + (f", {state}" if state else ""))
+    return lines
 
 
 def kitchen_prep_email(prep: Mapping[str, Any], *, recipient: str) -> dict[str, Any]:
@@ -339,17 +457,49 @@ def _booking_lines(ctx: Mapping[str, Any]) -> list[str]:
         f"Guests: {booking['party_size']}",
     ]
     if booking["booking_type"] == "sunday_lunch":
-        lines.append(f"Roasts: {_roast_summary(ctx['items'])}")
-        lines.append(
-            f"Deposit: £{booking['deposit_amount']}; due on arrival: "
-            f"£{booking['outstanding_amount']}"
-        )
+        lines += _dishes_lines(ctx["items"])
+        money = _money_line(booking)
+        if money:
+            lines.append(money)
     if booking["allergies"]:
         lines.append(f"Allergies: {', '.join(booking['allergies'])}")
     if booking.get("special_requirements"):
         lines.append(f"Requests: {booking['special_requirements']}")
     lines.append(f"{PUB}, Horton Road, Stanwell Moor, Surrey TW19 6AQ")
     return lines
+
+
+def _dishes_lines(items: list[dict[str, Any]]) -> list[str]:
+    """The roasts, each with the guest it is for, and the sides ordered at a price."""
+    mains = [
+        f"{i['quantity']}x {i['name']}" + (f" ({i['guest_name']})" if i.get("guest_name") else "")
+        for i in items
+        if i["item_type"] == "main"
+    ]
+    lines = [f"Roasts: {', '.join(mains) or 'No roasts chosen'}"]
+    paid_sides = [
+        f"{i['quantity']}x {i['name']} (£{i['price']} each)"
+        for i in items
+        if i["item_type"] != "main" and Decimal(i.get("price") or "0") > 0
+    ]
+    if paid_sides:
+        lines.append(f"Extra sides: {', '.join(paid_sides)}")
+    return lines
+
+
+def _money_line(booking: Mapping[str, Any]) -> str | None:
+    """The deposit as it stands: paid, still to pay, or (cancelled unpaid) nothing at all."""
+    paid = _paid(booking)
+    if booking["status"] == "cancelled":
+        return f"Deposit paid: £{paid:.2f}" if paid > 0 else None
+    if paid > 0:
+        return f"Deposit paid: £{paid:.2f}; due on arrival: £{booking['outstanding_amount']}"
+    if booking["status"] == "pending_payment":
+        return (
+            f"Deposit to pay now: £{booking['deposit_amount']}; the rest, "
+            f"£{booking['outstanding_amount']}, on arrival"
+        )
+    return f"Nothing paid yet; £{booking['total_amount']} to pay at the pub"
 
 
 def _html(lines: list[str]) -> str:

@@ -19,6 +19,7 @@ from app.db.port import Database
 from app.errors import (
     AppError,
     BookingNotModifiable,
+    NotConfigured,
     NotFound,
     ServiceUnavailable,
     Unauthorized,
@@ -59,8 +60,11 @@ class PayPal:
     cancel_url: str
 
 
+MSG_NO_PAYMENTS = "Card payments are not available right now. Please call the pub."
+
+
 def _unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable("Card payments are not available right now. Please call the pub.")
+    return ServiceUnavailable(MSG_NO_PAYMENTS)
 
 
 async def start_payment(
@@ -78,7 +82,7 @@ async def start_payment(
         {"p_reference": reference, "p_token_hash": actor.token_hash, "p_now": now.isoformat()},
     )
     if paypal is None:
-        raise _unavailable()
+        raise NotConfigured(MSG_NO_PAYMENTS)
     amount = Decimal(target["amount"])
     order_id, approve_url = target.get("order_id"), target.get("approve_url")
     if order_id and approve_url and target.get("order_amount") == target["amount"]:
@@ -161,7 +165,7 @@ async def capture_returned_order(
     if booking is None:
         raise NotFound("There is no booking for that payment.")
     if paypal is None:
-        raise _unavailable()
+        raise NotConfigured(MSG_NO_PAYMENTS)
     try:
         capture = await paypal.client.capture_order(order_id, request_id=f"tb-capture-{order_id}")
     except PayPalRetryableError as exc:

@@ -68,10 +68,34 @@ def _when(at: datetime) -> str:
     return f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"
 
 
-#: The policy in words for an open booking on which nothing has been paid.
-NOTHING_PAID_SUMMARY = (
-    "Nothing has been paid for this booking, so you can cancel it free of charge until it starts."
-)
+def nothing_paid_summary(starts_at: datetime) -> str:
+    """The policy of a booking with nothing paid and no deposit to come, in words."""
+    return (
+        "Nothing has been paid for this booking, so you can cancel it free of charge until it "
+        f"starts at {_when(starts_at)}."
+    )
+
+
+def deposit_due_prefix(deposit_due: Decimal) -> str:
+    """How the policy of a booking still awaiting its deposit begins."""
+    return (
+        "Nothing has been paid yet, so cancelling now costs nothing. Once the "
+        f"£{deposit_due:.2f} deposit is paid"
+    )
+
+
+def just_made_summary(day: str, at: str, deposit_due: Decimal) -> str:
+    """The policy in words for a booking just made (the create's ``cancellation_policy``), from
+    its London date and time: nothing is paid yet; with no deposit to come, exactly what the
+    booking view says."""
+    if deposit_due <= 0:
+        starts_at = datetime.fromisoformat(f"{day}T{at}").replace(tzinfo=LONDON)
+        return nothing_paid_summary(starts_at)
+    return (
+        f"{deposit_due_prefix(deposit_due)}, how much of it is refunded depends on how long "
+        "before the booking you cancel; the booking's own page gives the dates."
+    )
+
 
 #: Statuses a booking can still be cancelled from (until it starts).
 OPEN_STATUSES = ("confirmed", "pending_payment")
@@ -92,47 +116,65 @@ def why_not_cancellable(status: str, *, starts_at: datetime, now: datetime) -> s
 
 
 def describe_cancellation_policy(
-    terms: RefundTerms, *, paid: Decimal, starts_at: datetime, now: datetime, status: str
+    terms: RefundTerms,
+    *,
+    paid: Decimal,
+    starts_at: datetime,
+    now: datetime,
+    status: str,
+    deposit_due: Decimal = Decimal("0.00"),
 ) -> dict[str, Any]:
     """The policy as dates (London time) and one paragraph a guest can read.
 
     Once the booking can no longer be cancelled (see ``why_not_cancellable``), the paragraph
-    says so and why, instead of the terms it can no longer use.
+    says so and why, instead of the terms it can no longer use. With nothing paid and no
+    deposit to come there is nothing to refund, so there are no refund deadlines either (a
+    deadline two hours before the start beside "free of charge until it starts" contradicted
+    itself); with a deposit still to pay, the terms it will be refunded by are given.
     """
     full_until = starts_at - timedelta(hours=terms.full_refund_hours)
     partial_until = starts_at - timedelta(hours=terms.partial_refund_hours)
     refund_now = refund_for_cancellation(terms, paid=paid, starts_at=starts_at, now=now)
     closed_because = why_not_cancellable(status, starts_at=starts_at, now=now)
+    refundable = paid if paid > 0 else deposit_due
     if closed_because is not None:
         summary = f"This booking can no longer be cancelled because {closed_because}."
-    elif paid <= 0:
-        summary = NOTHING_PAID_SUMMARY
+    elif refundable <= 0:
+        summary = nothing_paid_summary(starts_at)
     else:
-        parts = [f"Cancel before {_when(full_until)} for a full refund of £{paid:.2f}."]
-        has_partial = terms.partial_refund_percentage > 0 and (
-            terms.partial_refund_hours < terms.full_refund_hours
-        )
-        if has_partial:
-            partial = refund_for_cancellation(
-                terms, paid=paid, starts_at=starts_at, now=partial_until
-            )
-            parts.append(
-                f"Cancel before {_when(partial_until)} for a {terms.partial_refund_percentage}%"
-                f" refund (£{partial.amount:.2f})."
-            )
-        last = partial_until if has_partial else full_until
-        parts.append(f"From {_when(last)} the payment cannot be refunded.")
-        if terms.cancellation_fee > 0:
-            parts.append(f"A cancellation fee of £{terms.cancellation_fee:.2f} applies.")
-        summary = " ".join(parts)
+        summary = " ".join(_refund_terms(terms, refundable, starts_at))
+        if paid <= 0:
+            summary = f"{deposit_due_prefix(deposit_due)}: {summary}"
+    no_terms = refundable <= 0
     return {
-        "full_refund_until": london_iso(full_until),
+        "full_refund_until": None if no_terms else london_iso(full_until),
         "partial_refund_until": london_iso(partial_until)
-        if terms.partial_refund_percentage > 0
+        if terms.partial_refund_percentage > 0 and not no_terms
         else None,
         "partial_refund_percentage": terms.partial_refund_percentage,
-        # What cancelling now would refund: nothing, once it cannot be cancelled.
-        "refund_percentage_now": 0 if closed_because else refund_now.percentage,
+        # What cancelling now would refund: nothing, once it cannot be cancelled or when
+        # nothing was paid (0%, not "100% of nothing").
+        "refund_percentage_now": 0 if closed_because or paid <= 0 else refund_now.percentage,
         "refund_amount_now": "0.00" if closed_because else f"{refund_now.amount:.2f}",
         "summary": summary,
     }
+
+
+def _refund_terms(terms: RefundTerms, paid: Decimal, starts_at: datetime) -> list[str]:
+    full_until = starts_at - timedelta(hours=terms.full_refund_hours)
+    partial_until = starts_at - timedelta(hours=terms.partial_refund_hours)
+    parts = [f"Cancel before {_when(full_until)} for a full refund of £{paid:.2f}."]
+    has_partial = terms.partial_refund_percentage > 0 and (
+        terms.partial_refund_hours < terms.full_refund_hours
+    )
+    if has_partial:
+        partial = refund_for_cancellation(terms, paid=paid, starts_at=starts_at, now=partial_until)
+        parts.append(
+            f"Cancel before {_when(partial_until)} for a {terms.partial_refund_percentage}%"
+            f" refund (£{partial.amount:.2f})."
+        )
+    last = partial_until if has_partial else full_until
+    parts.append(f"From {_when(last)} the payment cannot be refunded.")
+    if terms.cancellation_fee > 0:
+        parts.append(f"A cancellation fee of £{terms.cancellation_fee:.2f} applies.")
+    return parts

@@ -56,6 +56,7 @@ class Senders:
     status_callback_url: str | None = None
     sms_from: str | None = None
     paypal: PayPal | None = None
+    quiet_hours: bool = True  # SMS_QUIET_HOURS; off only in development
 
 
 @dataclass
@@ -154,7 +155,7 @@ async def _expand(
                 await _done(db, job, {"skipped": "booking_gone"})
                 report.skipped += 1
                 return
-            sends = notifications.plan_messages(event, stage, ctx, staff=senders.staff, now=now)
+            sends = await _plan(db, event, stage, ctx, senders=senders, now=now)
     except (TemplateError, KeyError) as exc:
         # A template the pub edited needs a variable we do not have: never send "{{...}}".
         logger.error("worker.template_error job=%s event=%s error=%s", job["id"], event, exc)
@@ -163,6 +164,49 @@ async def _expand(
     result = await db.rpc("table_booking_queue_sends", {"p_jobs": sends}) if sends else {}
     report.queued += int(result.get("queued", 0))
     await _done(db, job, {"event": event, **result})
+
+
+async def _plan(
+    db: Database,
+    event: str,
+    stage: str,
+    ctx: dict[str, Any],
+    *,
+    senders: Senders,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The sends of one event. An update whose booking still has a confirmation waiting (a text
+    held for quiet hours, say) cancels it and sends the confirmation with the booking as it is
+    now instead, so the guest gets one message, never the old details beside the new."""
+    booking_id = ctx["booking"]["id"]
+    waiting: frozenset[str] = frozenset()
+    if event == "updated":
+        waiting = frozenset(
+            await db.rpc(
+                "table_booking_supersede_confirmations",
+                {"p_booking_id": booking_id, "p_cancel": False},
+            )
+        )
+    sends = notifications.plan_messages(
+        event, stage, ctx, staff=senders.staff, now=now, confirm_instead=waiting
+    )
+    if waiting:
+        # Planned first, so a template that cannot be rendered cancels nothing; then only what
+        # was still waiting is replaced (a text sent meanwhile is followed by the update).
+        cancelled = frozenset(
+            await db.rpc(
+                "table_booking_supersede_confirmations",
+                {"p_booking_id": booking_id, "p_cancel": True},
+            )
+        )
+        if cancelled != waiting:
+            sends = notifications.plan_messages(
+                event, stage, ctx, staff=senders.staff, now=now, confirm_instead=cancelled
+            )
+        logger.info(
+            "message.superseded booking=%s channels=%s", booking_id, ",".join(sorted(cancelled))
+        )
+    return sends
 
 
 async def _kitchen_prep(db: Database, day: str, staff: StaffAddresses) -> list[dict[str, Any]]:
@@ -184,8 +228,14 @@ async def _send_sms(
 ) -> None:
     payload = job["payload"]
     metadata = payload.get("metadata") or {}
-    until = quiet_until(now)
+    until = quiet_until(now) if senders.quiet_hours else None
     if until is not None:
+        logger.info(
+            "message.deferred channel=sms booking=%s until=%s (quiet hours: no texts from 21:00"
+            " to 09:00 London time; SMS_QUIET_HOURS=false turns this off in development)",
+            metadata.get("table_booking_id"),
+            until.isoformat(),
+        )
         await db.rpc(
             "table_booking_job_defer",
             {
@@ -350,20 +400,27 @@ async def _refund(
     db: Database, job: dict[str, Any], *, senders: Senders, now: datetime, report: RunReport
 ) -> None:
     if senders.paypal is None:
-        await _fail(db, job, "PayPal is not configured", retry=False, report=report)
-        return
-    try:
-        result = await payments.refund(db, senders.paypal, payload=job["payload"], now=now)
-    except PayPalRetryableError as exc:
-        await _fail(db, job, f"PayPal {exc.status}: {exc.message}", retry=True, report=report)
-        return
-    except PayPalRequestError as exc:
-        await _fail(
-            db, job, f"PayPal {exc.status} {exc.name}: {exc.message}", retry=False, report=report
+        error, retry = "PayPal is not configured", False
+    else:
+        try:
+            result = await payments.refund(db, senders.paypal, payload=job["payload"], now=now)
+        except PayPalRetryableError as exc:
+            error, retry = f"PayPal {exc.status}: {exc.message}", True
+        except PayPalRequestError as exc:
+            error, retry = f"PayPal {exc.status} {exc.name}: {exc.message}", False
+        else:
+            report.sent += 1
+            await _done(db, job, result)
+            return
+    if await _fail(db, job, error, retry=retry, report=report) == "failed":
+        # No attempt left: the money is not on its way, so staff must know (an alert, an audit
+        # row and a note on the booking) and so must a guest who was told it was.
+        booking_id = job["payload"].get("table_booking_id")
+        logger.error("payment.refund.failed booking=%s error=%s", booking_id, error)
+        await db.rpc(
+            "table_booking_refund_failed",
+            {"p_booking_id": booking_id, "p_error": error, "p_now": now.isoformat()},
         )
-        return
-    report.sent += 1
-    await _done(db, job, result)
 
 
 def _outcome_unknown(error: TwilioRetryableError) -> bool:
@@ -480,8 +537,8 @@ async def _fail(
     retry: bool,
     report: RunReport,
     delay: int | None = None,
-) -> None:
-    outcome = await db.rpc(
+) -> str:
+    outcome: str = await db.rpc(
         "table_booking_job_failed",
         {
             "p_job_id": job["id"],
@@ -510,3 +567,4 @@ async def _fail(
                 "p_error": error,
             },
         )
+    return outcome

@@ -547,7 +547,9 @@ $$;
 
 -- Cancel ------------------------------------------------------------------------------------------
 -- The refund due follows the terms copied onto the booking; sending it is the payment step's
--- work, so here it is recorded on the payment (payment_metadata.refund_due).
+-- work, so here it is recorded on the payment (payment_metadata.refund_due) and queued by
+-- tb_booking_written. Nothing paid is a refund of 0%; an override's percentage is the share it
+-- refunds; an override on a booking with nothing paid says so.
 create or replace function public.table_booking_cancel(
   p_reference text,
   p_token_hash text,
@@ -559,8 +561,8 @@ create or replace function public.table_booking_cancel(
 ) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  v_after public.table_bookings;
   b public.table_bookings;
+  v_after public.table_bookings;
   v_paid numeric;
   v_refunded numeric;
   v_refund record;
@@ -587,13 +589,22 @@ begin
   select * into v_refund from public.tb_refund_due(b.refund_policy, v_paid, b.start_datetime,
                                                    p_now);
   v_refund.amount := greatest(v_refund.amount - v_refunded, 0);
+  if v_paid - v_refunded <= 0 then
+    v_refund.percentage := 0;  -- nothing to refund a share of
+  end if;
   if p_refund_override is not null then
     -- Staff with the cancel permission may refund another amount than the policy's; audited.
     if p_actor ->> 'kind' <> 'staff' or p_refund_override < 0
        or p_refund_override > v_paid - v_refunded then
       raise exception using errcode = 'P0001', message = 'VALIDATION_ERROR',
-        detail = format('The refund must be between 0.00 and the %s paid and not yet refunded.',
-                        public.tb_money(v_paid - v_refunded)),
+        detail = case when v_paid - v_refunded <= 0
+                      then case when v_paid > 0
+                                then 'The payment for this booking has already been refunded '
+                                     'in full, so there is nothing left to refund.'
+                                else 'Nothing has been paid for this booking, so there is '
+                                     'nothing to refund.' end
+                      else format('The refund must be between 0.00 and the %s paid and not '
+                                  'yet refunded.', public.tb_money(v_paid - v_refunded)) end,
         hint = '[{"field": "refund_amount", "message": "out of range"}]';
     end if;
     perform public.tb_audit('payment.refund_override', b.id, 'success', p_actor, p_client,
@@ -601,6 +612,7 @@ begin
       jsonb_build_object('refund_due', public.tb_money(p_refund_override)),
       jsonb_build_object('booking_reference', b.booking_reference));
     v_refund.amount := p_refund_override;
+    v_refund.percentage := round(p_refund_override * 100 / (v_paid - v_refunded))::int;
   end if;
   -- The payment first: the status change below queues the refund from refund_due.
   update public.table_booking_payments set
@@ -817,6 +829,8 @@ create or replace function public.tb_booking_written(
   p_new public.table_bookings
 ) returns void
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_due numeric;
 begin
   if p_new.manage_token_hash is not null then
     if p_old.id is null then
@@ -839,18 +853,24 @@ begin
                                            || ':' || to_char(p_new.updated_at, 'YYYYMMDDHH24MISSUS'));
     end if;
   end if;
-  -- A paid booking that is cancelled gets its refund queued (the amount the cancel computed).
+  -- A paid booking that is cancelled gets its refund queued (the amount the cancel computed); a
+  -- refund due on a payment PayPal cannot refund (no capture id: paid another way, or recorded
+  -- by hand) is not left unsaid: it goes to staff at once.
   if p_old.id is not null and p_new.status = 'cancelled'
-     and p_old.status is distinct from 'cancelled'
-     and p_new.payment_status in ('completed', 'partial_refund')
-     and p_new.paypal_deposit_capture_id is not null then
-    perform public.tb_queue_refund(
-      p_new.id, p_new.paypal_deposit_capture_id,
-      (select (p.payment_metadata ->> 'refund_due')::numeric
-         from public.table_booking_payments p
-        where p.booking_id = p_new.id and p.status in ('completed', 'partial_refund')
-        order by p.created_at desc limit 1),
-      'cancellation', 'Refund for your cancelled table booking at The Anchor.');
+     and p_old.status is distinct from 'cancelled' then
+    select (p.payment_metadata ->> 'refund_due')::numeric into v_due
+      from public.table_booking_payments p
+     where p.booking_id = p_new.id and p.status in ('completed', 'partial_refund')
+     order by p.created_at desc limit 1;
+    if v_due > 0 and p_new.paypal_deposit_capture_id is not null
+       and p_new.payment_status in ('completed', 'partial_refund') then
+      perform public.tb_queue_refund(
+        p_new.id, p_new.paypal_deposit_capture_id, v_due,
+        'cancellation', 'Refund for your cancelled table booking at The Anchor.');
+    elsif v_due > 0 then
+      perform public.table_booking_refund_failed(
+        p_new.id, 'no PayPal capture to refund', coalesce(p_new.cancelled_at, now()));
+    end if;
   end if;
 end
 $$;

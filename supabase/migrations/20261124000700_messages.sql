@@ -17,7 +17,7 @@ values
    '{customer_name,party_size,date,time,reference}'),
   ('booking_confirmation_sunday_lunch', 'sunday_lunch',
    'Hi {{customer_name}}, your Sunday lunch booking for {{party_size}} on {{date}} at {{time}} is '
-   'confirmed. We have your roast selections ready! £{{deposit_amount}} deposit paid, '
+   'confirmed, and your roast choices are noted. £{{deposit_amount}} deposit paid, '
    '£{{outstanding_amount}} due on arrival. Reference: {{reference}}. Reply STOP to opt out.',
    '{customer_name,party_size,date,time,deposit_amount,outstanding_amount,reference}'),
   ('reminder_regular', 'regular',
@@ -76,6 +76,25 @@ create table if not exists public.table_booking_outbox (
 create index if not exists idx_table_booking_outbox_booking
   on public.table_booking_outbox (table_booking_id);
 alter table public.table_booking_outbox enable row level security;
+
+-- Item 11: one message when a confirmation and an update are both due -----------------------------
+create index if not exists idx_table_booking_message_ledger_booking
+  on public.table_booking_message_ledger (table_booking_id);
+
+-- Two texts of issue 18 (item 12), added where the project has no template of that key.
+insert into public.table_booking_sms_templates (template_key, booking_type, template_text, variables)
+values
+  ('cancellation_hold_expired', 'sunday_lunch',
+   'Hi {{customer_name}}, your Sunday lunch {{reference}} on {{date}} at {{time}} has been '
+   'cancelled because the deposit was not paid in time, so the table was released. No payment '
+   'was taken. To book again call {{contact_phone}}.',
+   '{customer_name,reference,date,time,contact_phone}'),
+  ('refund_problem', null,
+   'Hi {{customer_name}}, we could not send the refund of £{{refund_amount}} for booking '
+   '{{reference}} automatically. Our team will contact you to arrange it, or call us on '
+   '{{contact_phone}}.',
+   '{customer_name,refund_amount,reference,contact_phone}')
+on conflict (template_key) do nothing;
 
 -- Function bodies are checked when called, not when made: each function is defined once,
 -- in the file of its concern, in any order.
@@ -254,7 +273,11 @@ language sql volatile security definer set search_path = public, pg_temp as $$
   values (p_booking_id, p_channel, p_status, left(p_error, 500))
 $$;
 
--- Everything the worker needs to write a booking's messages, in one call.
+-- Items 10 and 12: what a message needs to tell the truth ------------------------------------------
+-- with: paid_amount (what was paid, so an unpaid deposit is
+-- not called paid), refund_state (sent, pending, failed or not_queued: whether the refund is on
+-- its way), refund_promised (the guest's cancellation said the refund was requested), and each
+-- item's price (paid sides, for the staff).
 create or replace function public.table_booking_message_context(
   p_booking_id uuid
 ) returns json
@@ -274,6 +297,10 @@ language sql stable security definer set search_path = public, pg_temp as $$
       'total_amount', public.tb_money(b.total_amount),
       'outstanding_amount', public.tb_money(greatest(coalesce(b.total_amount, 0)
                                                      - coalesce(b.deposit_amount, 0), 0)),
+      'paid_amount', (select public.tb_money(sum(p.amount))
+                      from public.table_booking_payments p
+                      where p.booking_id = b.id
+                        and p.status in ('completed', 'refunded', 'partial_refund')),
       'hold_expires_at', public.tb_london_iso(b.hold_expires_at),
       'payment_url', (select p.payment_metadata ->> 'approve_url'
                       from public.table_booking_payments p
@@ -281,10 +308,20 @@ language sql stable security definer set search_path = public, pg_temp as $$
                       order by p.created_at desc limit 1),
       'modification_count', coalesce(b.modification_count, 0),
       'cancellation_reason', b.cancellation_reason,
-      'refund_due', (select p.payment_metadata ->> 'refund_due'
-                     from public.table_booking_payments p
-                     where p.booking_id = b.id and p.payment_metadata ? 'refund_due'
-                     order by p.created_at desc limit 1)),
+      'refund_due', r.refund_due,
+      'refund_state', case
+        when r.refund_due is null then null
+        when r.failed then 'failed'
+        when rj.status = 'completed' then 'sent'
+        when rj.status in ('failed', 'cancelled') then 'failed'
+        when rj.status is not null then 'pending'
+        else 'not_queued' end,
+      'refund_promised', exists (
+        select 1 from public.table_booking_message_ledger l
+        join public.jobs j on j.id = l.job_id
+        where l.unique_key in (b.id || ':cancellation:sms:default',
+                               b.id || ':cancellation:email:default')
+          and j.payload #>> '{metadata,refund_state}' = 'pending')),
     'customer', json_build_object(
       'id', c.id, 'first_name', c.first_name, 'last_name', c.last_name,
       'mobile', c.mobile_e164, 'email', c.email),
@@ -292,6 +329,7 @@ language sql stable security definer set search_path = public, pg_temp as $$
       select json_agg(json_build_object(
                'name', coalesce(m.name, i.custom_item_name), 'item_type', i.item_type,
                'quantity', i.quantity, 'guest_name', i.guest_name,
+               'price', public.tb_money(i.price_at_booking),
                'special_requests', i.special_requests) order by i.item_type, m.display_order)
       from public.table_booking_items i
       left join public.sunday_lunch_menu_items m on m.id = i.menu_item_id
@@ -307,6 +345,16 @@ language sql stable security definer set search_path = public, pg_temp as $$
                       from public.system_settings where key = 'google_review_link')))
   from public.table_bookings b
   left join public.customers c on c.id = b.customer_id
+  left join lateral (
+    select p.payment_metadata ->> 'refund_due' as refund_due,
+           p.payment_metadata ? 'refund_failed_at' as failed
+    from public.table_booking_payments p
+    where p.booking_id = b.id and p.payment_metadata ? 'refund_due'
+    order by p.created_at desc limit 1) r on true
+  left join lateral (
+    select j.status from public.table_booking_message_ledger l
+    join public.jobs j on j.id = l.job_id
+    where l.unique_key = 'refund:' || b.id || ':cancellation') rj on true
   where b.id = p_booking_id
 $$;
 
@@ -448,9 +496,8 @@ language sql volatile security definer set search_path = public, pg_temp as $$
   select exists (select 1 from deferred)
 $$;
 
--- Before an SMS: may this customer get it, and has it been sent before? ---------------------------
--- Returns {decision: send|duplicate|no_sms, reason, email}. 'send' also claims the message's
--- idempotency key, committed before the provider is called.
+-- the texts about a cancelled booking (its cancellation,
+-- the released hold's, a refund that could not be made) are not stale for being cancelled.
 create or replace function public.table_booking_sms_begin(
   p_unique_key text, p_customer_id uuid, p_to text, p_table_booking_id uuid default null,
   p_template_key text default null
@@ -465,7 +512,9 @@ begin
   -- A text written before the booking was cancelled (held overnight, or queued just before)
   -- is not sent: the guest gets the cancellation, not a stale confirmation or reminder.
   select status into v_status from public.table_bookings where id = p_table_booking_id;
-  if v_status = 'cancelled' and p_template_key is distinct from 'cancellation' then
+  if v_status = 'cancelled' and p_template_key is distinct from 'cancellation'
+     and p_template_key is distinct from 'cancellation_hold_expired'
+     and p_template_key is distinct from 'refund_problem' then
     return json_build_object('decision', 'stale', 'reason', 'booking_cancelled', 'email', null);
   end if;
   select * into c from public.customers where id = p_customer_id;
@@ -735,6 +784,62 @@ language sql volatile security definer set search_path = public, pg_temp as $$
           p_message_sid)
 $$;
 
+create or replace function public.table_booking_outbox_read(
+  p_reference text default null, p_limit integer default 20
+) returns json
+language sql stable security definer set search_path = public, pg_temp as $$
+  select coalesce(json_agg(json_build_object(
+           'channel', m.channel, 'recipient', m.recipient, 'subject', m.subject,
+           'body', m.body, 'attachments', m.attachments, 'template_key', m.template_key,
+           'booking_reference', m.booking_reference, 'created_at', m.created_at)
+         order by m.created_at, m.id), '[]'::json)
+  from (
+    select o.id, o.channel, o.recipient, o.subject, o.body, o.template_key, o.created_at,
+           b.booking_reference,
+           case when jsonb_typeof(j.payload -> 'attachments') = 'array'
+                then j.payload -> 'attachments' else o.attachments end as attachments
+    from public.table_booking_outbox o
+    left join public.table_bookings b on b.id = o.table_booking_id
+    left join public.jobs j on j.id = o.job_id and o.channel = 'email'
+    where p_reference is null or b.booking_reference = upper(trim(p_reference))
+    order by o.created_at desc, o.id desc
+    limit greatest(coalesce(p_limit, 20), 1)
+  ) m
+$$;
+
+-- The guest's confirmations of a booking still waiting to be sent (a text held for quiet hours,
+-- an email waiting its turn); with p_cancel, they are cancelled (the update that follows sends
+-- the confirmation with the current booking instead). Returns the channels: sms, email.
+create or replace function public.table_booking_supersede_confirmations(
+  p_booking_id uuid, p_cancel boolean
+) returns json
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_channels json;
+begin
+  if p_cancel then
+    with gone as (
+      update public.jobs j set status = 'cancelled', completed_at = now(),
+        result = '{"skipped": "superseded"}'::jsonb, processing_token = null
+      from public.table_booking_message_ledger l
+      where l.table_booking_id = p_booking_id and l.job_id = j.id and j.status = 'pending'
+        and j.type in ('table_booking_sms', 'table_booking_email')
+        and j.payload #>> '{metadata,template_key}' like 'booking\_confirmation\_%'
+      returning j.type)
+    select coalesce(json_agg(distinct replace(type, 'send_', '')), '[]'::json) into v_channels
+    from gone;
+  else
+    select coalesce(json_agg(distinct replace(j.type, 'send_', '')), '[]'::json) into v_channels
+    from public.table_booking_message_ledger l
+    join public.jobs j on j.id = l.job_id
+    where l.table_booking_id = p_booking_id and j.status = 'pending'
+      and j.type in ('table_booking_sms', 'table_booking_email')
+      and j.payload #>> '{metadata,template_key}' like 'booking\_confirmation\_%';
+  end if;
+  return v_channels;
+end
+$$;
+
 -- Every function of this file: executable by service_role only.
 select table_booking_service.service_role_only(array[
   'public.tb_queue_job_once',
@@ -759,5 +864,7 @@ select table_booking_service.service_role_only(array[
   'public.tb_twilio_status_rank',
   'public.twilio_message_status',
   'public.twilio_inbound_message',
-  'public.webhook_log'
+  'public.webhook_log',
+  'public.table_booking_outbox_read',
+  'public.table_booking_supersede_confirmations'
 ]);

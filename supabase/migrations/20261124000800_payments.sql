@@ -348,6 +348,42 @@ begin
 end
 $$;
 
+-- Item 10: a refund that cannot be made reaches staff ----------------------------------------------
+-- Recorded on the payment (refund_failed_at, refund_error), noted on the booking for staff,
+-- audited as a failure (payment.refund_failed), and announced by a 'refund_failed' event: the
+-- manager's alert, and the guest's message when they had been told the refund was on its way.
+create or replace function public.table_booking_refund_failed(
+  p_booking_id uuid, p_error text, p_now timestamptz
+) returns json
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  b public.table_bookings;
+  v_due text;
+begin
+  select * into b from public.table_bookings where id = p_booking_id;
+  if not found then
+    return json_build_object('outcome', 'unknown');
+  end if;
+  update public.table_booking_payments set payment_metadata = coalesce(payment_metadata,
+    '{}'::jsonb) || jsonb_build_object('refund_failed_at', p_now, 'refund_error', left(p_error, 500))
+  where id = (select p.id from public.table_booking_payments p
+               where p.booking_id = b.id and p.payment_metadata ? 'refund_due'
+               order by p.created_at desc limit 1)
+  returning payment_metadata ->> 'refund_due' into v_due;
+  update public.table_bookings set internal_notes = concat_ws(E'\n', internal_notes,
+    format('%s: the refund of £%s could not be made (%s); refund the guest by hand.',
+           to_char(p_now at time zone 'Europe/London', 'YYYY-MM-DD HH24:MI'),
+           coalesce(v_due, '?'), left(p_error, 200)))
+  where id = b.id;
+  perform public.tb_audit('payment.refund_failed', b.id, 'failure',
+    '{"kind": "system", "name": "refunds"}'::jsonb, null, null,
+    jsonb_build_object('refund_due', v_due),
+    jsonb_build_object('booking_reference', b.booking_reference), left(p_error, 500));
+  perform public.tb_queue_notification(b.id, 'refund_failed');
+  return json_build_object('outcome', 'recorded', 'booking_id', b.id, 'refund_due', v_due);
+end
+$$;
+
 -- Every function of this file: executable by service_role only.
 select table_booking_service.service_role_only(array[
   'public.table_booking_payment_target',
@@ -360,5 +396,6 @@ select table_booking_service.service_role_only(array[
   'public.table_booking_payment_flagged',
   'public.paypal_webhook_claim',
   'public.paypal_webhook_release',
-  'public.table_booking_expire_holds'
+  'public.table_booking_expire_holds',
+  'public.table_booking_refund_failed'
 ]);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 import pytest
 
@@ -145,6 +147,25 @@ class TestErrors:
                 await down.rpc("service_health")
         finally:
             await down.close()
+
+    async def test_unreachable_database_logs_the_reason(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        down = await PostgresDatabase.connect(
+            "postgresql://postgres@127.0.0.1:9/postgres", connect_timeout=1
+        )
+        try:
+            with (
+                caplog.at_level(logging.WARNING, logger="app.db"),
+                pytest.raises(ServiceUnavailable),
+            ):
+                await down.rpc("service_health")
+        finally:
+            await down.close()
+        [record] = [r for r in caplog.records if r.getMessage() == "db.unreachable"]
+        # Why it could not connect, not only the exception's class (issue 18, item 5).
+        reason = getattr(record, "reason", "")
+        assert "127.0.0.1" in reason and "9" in reason, vars(record)
 
     async def test_terminated_connection_recovers(
         self, db: PostgresDatabase, conn: asyncpg.Connection

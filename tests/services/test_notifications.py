@@ -64,6 +64,8 @@ TEMPLATE_KEYS = {
     "payment_request": "sunday_lunch",
     "booking_update_regular": "regular",
     "booking_update_sunday_lunch": "sunday_lunch",
+    "cancellation_hold_expired": "sunday_lunch",
+    "refund_problem": None,
 }
 
 #: Realistic values for every variable a seeded template uses.
@@ -81,7 +83,9 @@ VARIABLES = {
     "roast_summary": "2x Roasted Chicken, 1x Slow-Cooked Lamb Shank, "
     "1x Beetroot & Butternut Squash Wellington",
     "allergies": "peanuts, shellfish",
-    "refund_message": "A refund of £15.00 will reach you within 3-5 working days.",
+    "refund_message": "A refund of £15.00 has been sent to the card or account you paid "
+    "with; it usually arrives within 3-5 working days.",
+    "refund_amount": "15.00",
     "review_link": REVIEW_LINK,
     "deadline": "10:30 today",
     "payment_link": "https://www.paypal.com/checkoutnow?token=8AB12345CD678901E",
@@ -288,11 +292,12 @@ class TestSeededTemplates:
     ) -> None:
         templates = await seeded_templates(conn)
         text = render(templates["booking_confirmation_sunday_lunch"], VARIABLES)
+        # Not "We have your roast selections ready!", read ten days before the lunch.
         assert text.startswith(
             "Hi Alexandra, your Sunday lunch booking for 4 on Saturday 28 November at 19:00 is "
-            "confirmed. We have your roast selections ready!"
+            "confirmed, and your roast choices are noted."
         )
-        assert "We have your roast selections ready!" in text
+        assert "ready" not in text
         assert "£15.00 deposit paid, £34.46 due on arrival" in text
         assert "Reference: TB-8229A1B4." in text
         assert text.endswith("Reply STOP to opt out.")
@@ -501,13 +506,13 @@ class TestPlannedFromTheDatabase:
         text = jobs[0]["payload"]["message"]
         assert text == (
             "Hi Ann, your Sunday lunch booking for 3 on Sunday 29 November at 13:00 is "
-            "confirmed. We have your roast selections ready! £15.00 deposit paid, £34.46 due on "
+            "confirmed, and your roast choices are noted. £15.00 deposit paid, £34.46 due on "
             f"arrival. Reference: {ref}. Reply STOP to opt out."
         )
         assert sms_encoding(text).encoding == "GSM-7" and sms_encoding(text).segments == 2
         guest = jobs[1]["payload"]
         assert "Roasts: 2x Roasted Chicken, 1x Slow-Cooked Lamb Shank" in guest["text"]
-        assert "Deposit: £15.00; due on arrival: £34.46" in guest["text"]
+        assert "Deposit paid: £15.00; due on arrival: £34.46" in guest["text"]
         assert "Allergies: peanuts, shellfish" in guest["text"]
         for staff in (jobs[2]["payload"], jobs[3]["payload"]):
             assert staff["subject"].endswith(" - ALLERGIES")
@@ -616,11 +621,17 @@ class TestPlannedFromTheDatabase:
             ("table_booking_email", "manager@the-anchor.pub", "staff_cancelled"),
             ("table_booking_email", "kitchen@the-anchor.pub", "staff_cancelled"),
         ]
+        # Paid without a PayPal capture: nothing can refund it by itself, so nothing promises
+        # that it is on its way, and staff are told (issue 18, item 10).
+        assert ctx["booking"]["refund_state"] == "failed"
         assert jobs[0]["payload"]["message"] == (
             f"Your booking {made['booking_reference']} at The Anchor has been cancelled. A refund "
-            "of £15.00 will reach you within 3-5 working days. For assistance call 01753 682707."
+            "of £15.00 is due to you; our team will contact you to arrange it. For assistance "
+            "call 01753 682707."
         )
         assert jobs[1]["payload"]["attachments"] == []
+        assert "Refund: £15.00, NOT refunded: refund by hand" in jobs[2]["payload"]["text"]
+        assert "Reason: Poorly" in jobs[2]["payload"]["text"]
 
     async def test_cancelled_unpaid_booking_took_no_payment(
         self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
@@ -974,16 +985,41 @@ class TestStaffAlert:
 
 class TestTemplateVariables:
     @pytest.mark.parametrize(
-        ("refund_due", "message"),
+        ("refund_due", "refund_state", "message"),
         [
-            ("7.50", "A refund of £7.50 will reach you within 3-5 working days."),
-            ("15.00", "A refund of £15.00 will reach you within 3-5 working days."),
-            ("0.00", "As it is so close to your booking, the deposit cannot be refunded."),
-            (None, "No payment was taken."),
+            (
+                "7.50",
+                "sent",
+                "A refund of £7.50 has been sent to the card or account you paid with; it "
+                "usually arrives within 3-5 working days.",
+            ),
+            (
+                "15.00",
+                "pending",
+                "We have asked PayPal to refund £15.00 to the card or account you paid with, "
+                "and will tell you if there is any problem.",
+            ),
+            (
+                "15.00",
+                "failed",
+                "A refund of £15.00 is due to you; our team will contact you to arrange it.",
+            ),
+            (
+                "15.00",
+                "not_queued",
+                "A refund of £15.00 is due to you; our team will contact you to arrange it.",
+            ),
+            ("0.00", None, "As it is so close to your booking, the deposit cannot be refunded."),
+            (None, None, "No payment was taken."),
         ],
     )
-    def test_refund_message(self, refund_due: str | None, message: str) -> None:
-        variables = template_variables(context(refund_due=refund_due), now=NOW)
+    def test_refund_message(
+        self, refund_due: str | None, refund_state: str | None, message: str
+    ) -> None:
+        ctx = context(refund_due=refund_due)
+        ctx["booking"]["refund_state"] = refund_state
+        ctx["booking"]["paid_amount"] = "15.00" if refund_due is not None else "0.00"
+        variables = template_variables(ctx, now=NOW)
         assert variables["refund_message"] == message
 
     def test_refund_message_in_the_cancellation_text(
@@ -994,10 +1030,12 @@ class TestTemplateVariables:
             refund_due="7.50",
             templates={**SIMPLE_TEMPLATES, "cancellation": PLAN["cancellation"]},
         )
+        ctx["booking"]["refund_state"] = "sent"
         (sms, *_) = plan_messages("cancelled", "default", ctx, staff=STAFF, now=NOW)
         assert sms["payload"]["message"] == (
-            "Your booking TB-8229A1B4 at The Anchor has been cancelled. A refund of £7.50 will "
-            "reach you within 3-5 working days. For assistance call 01753 682707."
+            "Your booking TB-8229A1B4 at The Anchor has been cancelled. A refund of £7.50 has "
+            "been sent to the card or account you paid with; it usually arrives within 3-5 "
+            "working days. For assistance call 01753 682707."
         )
 
     @pytest.mark.parametrize(
@@ -1075,6 +1113,7 @@ class TestTemplateVariables:
             "roast_summary": "2x Roasted Chicken, 1x Slow-Cooked Lamb Shank, 1x Crispy Pork Belly",
             "allergies": "peanuts, shellfish",
             "refund_message": "No payment was taken.",
+            "refund_amount": "0.00",
             "review_link": REVIEW_LINK,
             "payment_link": "",
             "deadline": "the day before",
@@ -1189,3 +1228,133 @@ class TestKitchenAndFallback:
                 "fallback_for": "sms",
             },
         }
+
+
+# Issue 18, item 12: what the guest and the staff are told, by its text ---------------------------
+
+
+class TestWording:
+    async def test_an_unpaid_regular_bookings_policy_has_no_refund_deadline(
+        self, client: httpx.AsyncClient, key: dict[str, str]
+    ) -> None:
+        made = await create_booking(client, key, regular_body())
+        detail = await client.get(
+            f"{BASE}/{made['booking_reference']}",
+            headers={"X-Booking-Token": made["manage_token"]},
+        )
+        policy = detail.json()["data"]["cancellation_policy"]
+        # Not full_refund_until two hours before beside "free of charge until it starts".
+        assert policy["full_refund_until"] is None
+        assert policy["partial_refund_until"] is None
+        assert (policy["refund_percentage_now"], policy["refund_amount_now"]) == (0, "0.00")
+        assert policy["summary"] == (
+            "Nothing has been paid for this booking, so you can cancel it free of charge until "
+            "it starts at 19:00 on Friday 27 November."
+        )
+
+    async def test_an_unpaid_cancel_refunds_nothing_and_says_0_percent(
+        self, client: httpx.AsyncClient, key: dict[str, str]
+    ) -> None:
+        made = await create_booking(client, key, regular_body())
+        response = await client.post(
+            f"{BASE}/{made['booking_reference']}/cancel",
+            headers={"X-Booking-Token": made["manage_token"]},
+        )
+        assert response.json()["data"]["refund"] == {
+            "eligible": False,
+            "percentage": 0,
+            "amount": "0.00",
+            "paid_amount": "0.00",
+            "currency": "GBP",
+        }
+
+    async def test_a_refund_override_on_nothing_paid_says_nothing_was_paid(
+        self, client: httpx.AsyncClient, key: dict[str, str], make_staff: Any
+    ) -> None:
+        made = await create_booking(client, key, regular_body())
+        response = await client.post(
+            f"{BASE}/{made['booking_reference']}/cancel",
+            json={"refund_amount": "1.00"},
+            headers=await make_staff("manager"),
+        )
+        assert response.status_code == 400, response.text
+        message = response.json()["error"]["message"]
+        assert message == "Nothing has been paid for this booking, so there is nothing to refund."
+        assert "0.00" not in message
+
+    async def test_an_unpaid_sunday_lunch_cancellation_claims_no_deposit(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        conn: asyncpg.Connection,
+        menu: dict[str, str],
+    ) -> None:
+        made = await create_booking(client, key, with_email(sunday_for_three(menu)))
+        response = await client.post(
+            f"{BASE}/{made['booking_reference']}/cancel",
+            headers={"X-Booking-Token": made["manage_token"]},
+        )
+        assert response.status_code == 200, response.text
+        ctx = await message_context(conn, made["booking_id"])
+        jobs = plan_messages("cancelled", "default", ctx, staff=STAFF, now=NOW)
+        email = only(jobs, "cancellation", "table_booking_email")["payload"]["text"]
+        # Greeted, and not "No payment was taken" then "Deposit: £15.00; due on arrival: £34.46".
+        assert email.startswith("Hi Ann,\n\nYour booking ")
+        assert "No payment was taken." in email
+        assert "Deposit" not in email and "due on arrival" not in email
+
+    async def test_an_expired_holds_cancellation_says_why(self, conn: asyncpg.Connection) -> None:
+        templates = await seeded_templates(conn)
+        ctx = context(
+            booking_type="sunday_lunch",
+            status="cancelled",
+            day="2026-11-29",
+            time="13:00",
+            templates=templates,
+        )
+        ctx["booking"]["cancellation_reason"] = "payment_hold_expired"
+        jobs = plan_messages("cancelled", "default", ctx, staff=STAFF, now=NOW)
+        sms = only(jobs, "cancellation_hold_expired", "table_booking_sms")["payload"]["message"]
+        assert sms == (
+            "Hi Ann, your Sunday lunch TB-8229A1B4 on Sunday 29 November at 13:00 has been "
+            "cancelled because the deposit was not paid in time, so the table was released. No "
+            "payment was taken. To book again call 01753 682707."
+        )
+        alerts = [j["payload"]["text"] for j in jobs if j["unique_key"].count("staff_cancelled")]
+        assert len(alerts) == 2  # manager and kitchen
+        assert all("Reason: the deposit was not paid in time (hold expired)" in a for a in alerts)
+
+    def test_the_confirmation_email_gives_the_pubs_number_to_change_or_cancel(self) -> None:
+        jobs = plan_messages("created", "default", context(), staff=STAFF, now=NOW)
+        email = only(jobs, "booking_confirmation_regular", "table_booking_email")["payload"]
+        line = "To change or cancel your booking, call us on 01753 682707 and quote TB-8229A1B4."
+        assert line in email["text"]
+        assert "01753 682707" in email["html"]
+
+    async def test_staff_alerts_list_paid_sides_and_each_guests_roast(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        conn: asyncpg.Connection,
+        menu: dict[str, str],
+    ) -> None:
+        body = with_email(sunday_for_three(menu))
+        names = iter(["Ann", "Raj"])
+        for selection in body["menu_selections"]:
+            if selection["menu_item_id"] != menu["Cauliflower Cheese"]:
+                selection["guest_name"] = next(names)
+        made = await create_booking(client, key, body)
+        ctx = await message_context(conn, made["booking_id"])
+        jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
+        alert = only(jobs, "staff_created", "table_booking_email")["payload"]["text"]
+        assert "Roasts: 2x Roasted Chicken (Ann), 1x Slow-Cooked Lamb Shank (Raj)" in alert
+        assert "Extra sides: 1x Cauliflower Cheese (£3.99 each)" in alert
+        # Pending: the deposit is still to pay, so it is not called paid.
+        assert "Deposit to pay now: £15.00; the rest, £34.46, on arrival" in alert
+
+    def test_a_sunday_lunch_cancelled_before_its_alert_is_still_called_a_sunday_lunch(
+        self,
+    ) -> None:
+        ctx = context(booking_type="sunday_lunch", status="cancelled")
+        alert = staff_alert("created", ctx, recipient="m@x", stage="default")
+        assert alert["subject"].startswith("New Sunday lunch: TB-8229A1B4, ")
