@@ -826,10 +826,12 @@ begin
         and j.type in ('table_booking_sms', 'table_booking_email')
         and j.payload #>> '{metadata,template_key}' like 'booking\_confirmation\_%'
       returning j.type)
-    select coalesce(json_agg(distinct replace(type, 'send_', '')), '[]'::json) into v_channels
+    select coalesce(json_agg(distinct replace(type, 'table_booking_', '')), '[]'::json)
+      into v_channels
     from gone;
   else
-    select coalesce(json_agg(distinct replace(j.type, 'send_', '')), '[]'::json) into v_channels
+    select coalesce(json_agg(distinct replace(j.type, 'table_booking_', '')), '[]'::json)
+      into v_channels
     from public.table_booking_message_ledger l
     join public.jobs j on j.id = l.job_id
     where l.table_booking_id = p_booking_id and j.status = 'pending'
