@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.services import guest_text, phones
 from app.services.calendar import CALENDAR_CONTENT_TYPE, booking_calendar
 from app.services.sms_text import render
 
@@ -47,8 +48,11 @@ def _roast_summary(items: list[dict[str, Any]]) -> str:
     return ", ".join(mains) or "No roasts chosen"
 
 
-def template_variables(ctx: Mapping[str, Any], *, now: datetime) -> dict[str, str]:
-    """Every variable a table-booking template may use, from the message context."""
+def template_variables(
+    ctx: Mapping[str, Any], *, now: datetime, for_sms: bool = True
+) -> dict[str, str]:
+    """Every variable a table-booking template may use, from the message context. For a text
+    (``for_sms``), guest-typed values only where they are safe to send (a name, short words)."""
     booking, customer, settings = ctx["booking"], ctx["customer"], ctx["settings"]
     day = date.fromisoformat(booking["date"])
     refund_due = booking.get("refund_due")
@@ -59,7 +63,9 @@ def template_variables(ctx: Mapping[str, Any], *, now: datetime) -> dict[str, st
     else:
         refund_message = "No payment was taken."
     return {
-        "customer_name": customer.get("first_name") or "there",
+        "customer_name": _sms_name(customer.get("first_name"))
+        if for_sms
+        else customer.get("first_name") or "there",
         "party_size": str(booking["party_size"]),
         "date": _day_words(day),
         "time": booking["time"],
@@ -70,12 +76,31 @@ def template_variables(ctx: Mapping[str, Any], *, now: datetime) -> dict[str, st
         "total_amount": booking["total_amount"],
         "outstanding_amount": booking["outstanding_amount"],
         "roast_summary": _roast_summary(ctx["items"]),
-        "allergies": ", ".join(booking["allergies"]) or "none",
+        "allergies": _sms_allergies(booking["allergies"])
+        if for_sms
+        else ", ".join(booking["allergies"]) or "none",
         "refund_message": refund_message,
         "review_link": settings.get("review_link") or "",
         "payment_link": booking.get("payment_url") or "",
         "deadline": _deadline(booking.get("hold_expires_at"), now),
     }
+
+
+def _sms_name(first_name: str | None) -> str:
+    # Guest text reaches a text from the pub only when it is a name (older rows, and names typed
+    # in the pub's app, were never checked): never a line of someone else's message.
+    return first_name if first_name and guest_text.is_name(first_name) else "there"
+
+
+#: An allergy as a text may carry it: words (letters, spaces, apostrophes, hyphens), short.
+_SMS_ALLERGY_MAX = 40
+
+
+def _sms_allergies(allergies: list[str]) -> str:
+    safe = [a for a in allergies if len(a) <= _SMS_ALLERGY_MAX and guest_text.is_name(a)]
+    if len(safe) == len(allergies):
+        return ", ".join(safe) or "none"
+    return ", ".join([*safe, "others"]) + " as noted on your booking" if safe else "as booked"
 
 
 def _deadline(hold_expires_at: str | None, now: datetime) -> str:
@@ -120,6 +145,8 @@ def plan_messages(
     booking, customer = ctx["booking"], ctx["customer"]
     booking_id = str(booking["id"])
     variables = template_variables(ctx, now=now)
+    # The guest's own email may carry what they typed (escaped in its HTML); a text may not.
+    email_variables = template_variables(ctx, now=now, for_sms=False)
     jobs: list[dict[str, Any]] = []
 
     def key(template: str, channel: str, to: str = "") -> str:
@@ -133,7 +160,7 @@ def plan_messages(
     if template is not None:
         text = render(ctx["templates"][template], variables)
         metadata = {"template_key": template, "table_booking_id": booking_id, "stage": stage}
-        if customer.get("mobile"):
+        if customer.get("mobile") and phones.can_receive_sms(customer["mobile"]):
             jobs.append(
                 {
                     "unique_key": key(template, "sms"),
@@ -153,7 +180,14 @@ def plan_messages(
                     "unique_key": key(template, "email"),
                     "type": "send_email",
                     "table_booking_id": booking_id,
-                    "payload": guest_email(event, template, text, ctx, now=now, metadata=metadata),
+                    "payload": guest_email(
+                        event,
+                        template,
+                        render(ctx["templates"][template], email_variables),
+                        ctx,
+                        now=now,
+                        metadata=metadata,
+                    ),
                 }
             )
     if event in ("created", "confirmed", "updated", "cancelled"):

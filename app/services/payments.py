@@ -20,6 +20,7 @@ from app.errors import (
     AppError,
     BookingNotModifiable,
     NotFound,
+    RateLimitExceeded,
     ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
@@ -47,6 +48,7 @@ _LOGGED_HEADERS = (
     "user-agent",
     "content-type",
 )
+_LOGGED_HEADER_LENGTH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,18 +221,31 @@ async def handle_webhook(
     headers: Mapping[str, str],
     body: bytes,
     now: datetime,
+    client: ClientInfo,
+    refusals_per_minute: int,
 ) -> dict[str, Any]:
     """Verify, log, and handle a PayPal event once. Raises Unauthorized on a bad signature."""
-    logged = {k: headers[k] for k in _LOGGED_HEADERS if k in headers}
-    text = _log_body(body)
+    logged = {k: headers[k][:_LOGGED_HEADER_LENGTH] for k in _LOGGED_HEADERS if k in headers}
     if paypal is None or paypal.verifier is None:
-        await _log_webhook(db, "configuration_error", logged, text, {}, "PayPal is not configured")
+        await _refuse_webhook(
+            db,
+            "configuration_error",
+            logged,
+            "PayPal is not configured",
+            body,
+            client,
+            refusals_per_minute,
+            now,
+        )
         raise Unauthorized("PayPal webhooks are not configured here.")
     try:
         await paypal.verifier.verify(headers, body)
     except PayPalSignatureError as exc:
-        await _log_webhook(db, "signature_failed", logged, text, {}, exc.reason)
+        await _refuse_webhook(
+            db, "signature_failed", logged, exc.reason, body, client, refusals_per_minute, now
+        )
         raise Unauthorized("The PayPal signature does not match this request.") from exc
+    text = _log_body(body)
     try:
         event = json.loads(body)
         event_id, event_type = str(event["id"]), str(event["event_type"])
@@ -278,6 +293,37 @@ _PERSONAL = frozenset(
         "birth_date",
     }
 )
+
+
+async def _refuse_webhook(
+    db: Database,
+    status: str,
+    headers: dict[str, str],
+    reason: str,
+    body: bytes,
+    client: ClientInfo,
+    per_minute: int,
+    now: datetime,
+) -> None:
+    """A delivery that is not PayPal's: logged without its body (anyone can post one), and only
+    ``per_minute`` a minute from one address; past that, 429 and nothing written."""
+    logged = await db.rpc(
+        "paypal_webhook_refused",
+        {
+            "p_client": client.ip,
+            "p_status": status,
+            "p_headers": headers,
+            "p_error": reason,
+            "p_body_bytes": len(body),
+            "p_limit": per_minute,
+            "p_now": now.isoformat(),
+        },
+    )
+    if not logged:
+        raise RateLimitExceeded(
+            "Too many refused webhook deliveries from this address.",
+            headers={"Retry-After": "60"},
+        )
 
 
 def _redacted(value: Any) -> Any:
