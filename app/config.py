@@ -126,11 +126,17 @@ class Settings(BaseSettings):
     create_limit_per_phone_per_hour: int = Field(
         default=20, ge=1, description="Bookings created for one phone number per hour."
     )
-    paypal_webhook_refusals_per_minute: int = Field(
+    paypal_webhook_refusals_logged_per_minute: int = Field(
         default=30,
-        ge=1,
+        ge=0,
         description="Refused (unsigned) PayPal webhook posts logged per client address per "
-        "minute; more are answered 429.",
+        "minute (without their bodies); more are answered 401 but not logged.",
+    )
+    paypal_webhook_refusals_per_minute: int = Field(
+        default=120,
+        ge=1,
+        description="Refused PayPal webhook posts answered 401 per client address per minute; "
+        "more are answered 429.",
     )
 
     @model_validator(mode="before")

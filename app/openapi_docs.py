@@ -1919,9 +1919,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "ignored. Each event id is handled once (a redelivery answers `duplicate: true`). An "
         "event that cannot be handled yet is 503 and changes nothing, so PayPal delivers it "
         "again.\n\n**Auth:** PayPal's signature headers, verified with PayPal for "
-        "`PAYPAL_WEBHOOK_ID`; a bad signature is 401 and changes nothing (the delivery is logged "
-        "without its body; past `PAYPAL_WEBHOOK_REFUSALS_PER_MINUTE` refusals a minute from one "
-        "address, 429 and nothing logged).",
+        "`PAYPAL_WEBHOOK_ID`; a bad signature is 401 and changes nothing (the first "
+        "`PAYPAL_WEBHOOK_REFUSALS_LOGGED_PER_MINUTE` a minute from one address are logged, "
+        "without their bodies; past `PAYPAL_WEBHOOK_REFUSALS_PER_MINUTE`, 429).",
         security=[{"PayPalSignature": []}],
         raw_body={
             "required": True,
@@ -1981,10 +1981,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             ),
             413: too_large(),
             429: failure(
-                "Too many refused (unsigned) deliveries from this address in a minute; nothing "
-                "is logged. Wait `Retry-After` seconds.",
+                "Too many refused (unsigned) deliveries from this address in a minute "
+                "(`PAYPAL_WEBHOOK_REFUSALS_PER_MINUTE`); nothing is logged. Wait `Retry-After` "
+                "seconds.",
                 (
-                    "more than `PAYPAL_WEBHOOK_REFUSALS_PER_MINUTE` refusals from one address",
+                    "more than `PAYPAL_WEBHOOK_REFUSALS_PER_MINUTE` (120) refusals from one "
+                    "address in a minute",
                     error(
                         "RATE_LIMIT_EXCEEDED",
                         "Too many refused webhook deliveries from this address.",

@@ -69,6 +69,7 @@ Count = StrictInt
 YesNo = StrictBool
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+NAME_MAX = guest_text.NAME_MAX_LENGTH
 OneLine = Annotated[str, AfterValidator(_one_line)]
 Note = Annotated[str, AfterValidator(_note)]
 Tag = Annotated[
@@ -100,9 +101,11 @@ class Strict(BaseModel):
 
 class Customer(Strict):
     first_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
-    ] = Field(description="Letters, spaces, apostrophes and hyphens; at most 50 characters.")
-    last_name: ShortText = Field(default="", description="As first_name; may be empty.")
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)
+    ] = Field(description="Letters, spaces, apostrophes and hyphens, from a letter.")
+    last_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX)] = (
+        Field(default="", description="As first_name; may be empty.")
+    )
     mobile_number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
     sms_opt_in: YesNo = Field(description="Whether the guest agreed to booking texts.")

@@ -341,11 +341,18 @@ class TestRefusedWebhooks:
         assert json.loads(row["params"])["body_bytes"] == len(body)
 
     async def test_refusals_are_rate_limited(
-        self, limited_app: Any, conn: asyncpg.Connection
+        self, limited_app: Any, conn: asyncpg.Connection, clock: FakeClock
     ) -> None:
-        async with limited_app(paypal_webhook_refusals_per_minute=3) as c:
+        limits = {
+            "paypal_webhook_refusals_logged_per_minute": 2,
+            "paypal_webhook_refusals_per_minute": 4,
+        }
+        async with limited_app(**limits) as c:
             statuses = [(await c.post(PAYPAL_WEBHOOK, content=b"{}")).status_code for _ in range(6)]
-        assert statuses == [401, 401, 401, 429, 429, 429]
+            assert statuses == [401, 401, 401, 401, 429, 429]
+            assert await conn.fetchval("select count(*) from webhook_logs") == 2
+            clock.advance(minutes=1)
+            assert (await c.post(PAYPAL_WEBHOOK, content=b"{}")).status_code == 401
         assert await conn.fetchval("select count(*) from webhook_logs") == 3
 
     async def test_the_log_is_pruned(

@@ -43,6 +43,9 @@ async def paypal_event(
         body=await request.body(),
         now=now,
         client=client,
-        refusals_per_minute=settings.paypal_webhook_refusals_per_minute,
+        refusals=payments.RefusalLimits(
+            logged=settings.paypal_webhook_refusals_logged_per_minute,
+            answered=settings.paypal_webhook_refusals_per_minute,
+        ),
     )
     return {"success": True, "data": data}

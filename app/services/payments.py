@@ -222,7 +222,7 @@ async def handle_webhook(
     body: bytes,
     now: datetime,
     client: ClientInfo,
-    refusals_per_minute: int,
+    refusals: RefusalLimits,
 ) -> dict[str, Any]:
     """Verify, log, and handle a PayPal event once. Raises Unauthorized on a bad signature."""
     logged = {k: headers[k][:_LOGGED_HEADER_LENGTH] for k in _LOGGED_HEADERS if k in headers}
@@ -234,7 +234,7 @@ async def handle_webhook(
             "PayPal is not configured",
             body,
             client,
-            refusals_per_minute,
+            refusals,
             now,
         )
         raise Unauthorized("PayPal webhooks are not configured here.")
@@ -242,7 +242,7 @@ async def handle_webhook(
         await paypal.verifier.verify(headers, body)
     except PayPalSignatureError as exc:
         await _refuse_webhook(
-            db, "signature_failed", logged, exc.reason, body, client, refusals_per_minute, now
+            db, "signature_failed", logged, exc.reason, body, client, refusals, now
         )
         raise Unauthorized("The PayPal signature does not match this request.") from exc
     text = _log_body(body)
@@ -302,12 +302,12 @@ async def _refuse_webhook(
     reason: str,
     body: bytes,
     client: ClientInfo,
-    per_minute: int,
+    limits: RefusalLimits,
     now: datetime,
 ) -> None:
-    """A delivery that is not PayPal's: logged without its body (anyone can post one), and only
-    ``per_minute`` a minute from one address; past that, 429 and nothing written."""
-    logged = await db.rpc(
+    """A delivery that is not PayPal's (anyone can post one): logged without its body, and only
+    the first ``limits.logged`` a minute from one address; past ``limits.answered``, 429."""
+    outcome = await db.rpc(
         "paypal_webhook_refused",
         {
             "p_client": client.ip,
@@ -315,11 +315,12 @@ async def _refuse_webhook(
             "p_headers": headers,
             "p_error": reason,
             "p_body_bytes": len(body),
-            "p_limit": per_minute,
+            "p_log_limit": limits.logged,
+            "p_limit": limits.answered,
             "p_now": now.isoformat(),
         },
     )
-    if not logged:
+    if outcome == "limited":
         raise RateLimitExceeded(
             "Too many refused webhook deliveries from this address.",
             headers={"Retry-After": "60"},
@@ -340,6 +341,14 @@ def _log_body(body: bytes) -> str:
         return json.dumps(_redacted(json.loads(body)), ensure_ascii=False)
     except ValueError:
         return f"(not JSON, {len(body)} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalLimits:
+    """Refused webhook deliveries per client address per minute: logged, and answered at all."""
+
+    logged: int
+    answered: int
 
 
 class RetryLater(Exception):

@@ -10,8 +10,8 @@
 --    the create transaction, under locks (per phone, per key, per day), so parallel creates
 --    cannot exceed them.
 -- 2. paypal_webhook_refused: a delivery refused before its signature was good is logged without
---    its body, and at most p_limit refusals a minute per client address are logged and answered
---    401; beyond that the service answers 429 and writes nothing.
+--    its body, at most p_log_limit a minute per client address; past p_limit refusals a minute
+--    from one address the service answers 429 (and writes nothing).
 -- 3. table_booking_request_stats_prune (the monitoring cron's housekeeping) also deletes the
 --    PayPal webhook log rows older than 30 days, and refused ones older than 7.
 
@@ -367,10 +367,12 @@ begin
 end
 $$;
 
+-- A refused delivery from p_client: 'limited' past p_limit this minute (nothing written),
+-- 'logged' for the first p_log_limit (a row without the body), else 'unlogged'.
 create or replace function public.paypal_webhook_refused(
   p_client text, p_status text, p_headers jsonb, p_error text, p_body_bytes integer,
-  p_limit integer, p_now timestamptz
-) returns boolean
+  p_log_limit integer, p_limit integer, p_now timestamptz
+) returns text
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
   v_rate record;
@@ -378,13 +380,16 @@ begin
   select * into v_rate from public.tb_rate_hit(
     'paypal_webhook_refused:' || coalesce(p_client, 'unknown'), p_limit, 60, p_now);
   if not v_rate.allowed then
-    return false;
+    return 'limited';
+  end if;
+  if v_rate.hit_limit - v_rate.remaining > p_log_limit then
+    return 'unlogged';
   end if;
   insert into public.webhook_logs (webhook_type, status, headers, body, params, error_message)
   values ('paypal', p_status, p_headers, null,
           jsonb_build_object('body_bytes', p_body_bytes, 'client_ip', p_client),
           left(p_error, 500));
-  return true;
+  return 'logged';
 end
 $$;
 
@@ -420,7 +425,8 @@ begin
     'public.tb_limit_unpaid_holds(text, uuid, date, time, timestamptz, integer, integer, '
       'timestamptz, jsonb)',
     'public.table_booking_create(jsonb, timestamptz)',
-    'public.paypal_webhook_refused(text, text, jsonb, text, integer, integer, timestamptz)',
+    'public.paypal_webhook_refused(text, text, jsonb, text, integer, integer, integer, '
+      'timestamptz)',
     'public.table_booking_request_stats_prune(timestamptz)'
   ] loop
     execute format('revoke execute on function %s from public, anon, authenticated', f);
