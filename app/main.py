@@ -266,6 +266,21 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def _needs_credentials(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/table-bookings") and path != "/api/table-bookings/payment/return"
+
+
+def _has_credentials(request: Request) -> bool:
+    headers = request.headers
+    return bool(
+        headers.get("x-api-key")
+        or headers.get("authorization")
+        or headers.get("x-booking-token")
+        or request.query_params.get("token")
+    )
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
@@ -283,6 +298,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         names = ", ".join(dict.fromkeys(f["field"] for f in fields))
         error: AppError = ValidationFailed(f"The request is not valid: {names}.", details=fields)
+        if _needs_credentials(_) and not _has_credentials(_):
+            # A body FastAPI could not read (malformed JSON, a key named twice) is refused
+            # before the route's credentials are checked: without any, that is the answer.
+            return await on_app_error(
+                _, Unauthorized("Send the booking's token, an API key or a staff sign-in token.")
+            )
         try:
             await _count_keyed_request(_)
         except (Unauthorized, RateLimitExceeded) as refused:

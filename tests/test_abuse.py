@@ -538,6 +538,15 @@ class TestCredentialsFirst:
         assert response.status_code == 401, response.text
         assert envelope_error(response)["code"] == "UNAUTHORIZED"
 
+    @pytest.mark.parametrize("body", [b"{", b'{"party_size": 2, "party_size": 3}'])
+    async def test_a_change_without_credentials_is_401_whatever_its_body(
+        self, client: httpx.AsyncClient, body: bytes
+    ) -> None:
+        response = await client.patch(
+            f"{BOOKINGS}/TB-12345678", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 401, response.text
+
     async def test_availability_without_credentials_is_401_whatever_its_query(
         self, client: httpx.AsyncClient
     ) -> None:
