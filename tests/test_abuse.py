@@ -629,3 +629,18 @@ class TestEmbeddedHandles:
         finally:
             later.kill()
             later.wait()
+
+
+class TestUnpaidHoldSettings:
+    async def test_a_setting_that_is_not_a_number_is_its_default(
+        self, conn: asyncpg.Connection
+    ) -> None:
+        await conn.execute(
+            'update system_settings set value = \'{"value": "lots"}\''
+            " where key = 'sunday_lunch_unpaid_holds_per_phone'"
+        )
+        read = "select tb_setting_int($1, 2)"
+        assert await conn.fetchval(read, "sunday_lunch_unpaid_holds_per_phone") == 2
+        await set_setting(conn, "sunday_lunch_unpaid_holds_per_phone", 5)
+        assert await conn.fetchval(read, "sunday_lunch_unpaid_holds_per_phone") == 5
+        assert await conn.fetchval(read, "sunday_lunch_unpaid_share_percent") == 50

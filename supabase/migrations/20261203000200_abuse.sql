@@ -38,13 +38,15 @@ insert into public.system_settings (key, value, description) values
    'The share (%) of a slot''s covers that unpaid Sunday lunch holds may take (staff exempt).')
 on conflict (key) do nothing;
 
+-- An integer setting ({"value": 2} or 2); anything else (a typo in the pub's app) is the default,
+-- never an error on every create.
 create or replace function public.tb_setting_int(p_key text, p_default integer)
 returns integer
 language sql stable security definer set search_path = public, pg_temp as $$
   select coalesce(
-    (select case when jsonb_typeof(value) = 'object' then (value ->> 'value')::int
-                 else (value #>> '{}')::int end
-     from public.system_settings where key = p_key),
+    (select case when jsonb_typeof(v) = 'number' then floor((v #>> '{}')::numeric)::integer end
+     from (select case when jsonb_typeof(value) = 'object' then value -> 'value' else value end
+           from public.system_settings where key = p_key) s(v)),
     p_default)
 $$;
 
