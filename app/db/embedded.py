@@ -41,19 +41,21 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._forget_dead_handles()
         with warnings.catch_warnings():
             # pgserver keeps its lock in the user's runtime dir and warns when XDG_RUNTIME_DIR
             # is unset (it falls back to /tmp); nothing for a user to act on.
             warnings.simplefilter("ignore", UserWarning)
             try:
                 # Imported late: an optional extra, whose import creates a runtime lock file.
-                from pgserver.postgres_server import get_server
+                from pgserver.postgres_server import PostgresServer, get_server
             except ImportError as exc:
                 raise RuntimeError(
                     "No database is configured and the embedded server is not installed: set "
                     "DATABASE_URL or SUPABASE_URL, or pip install '.[embedded]'."
                 ) from exc
+            # Under pgserver's own lock, which guards the list while processes join and leave.
+            with PostgresServer._lock:
+                self._forget_dead_handles()
             self._server = get_server(self.data_dir, cleanup_mode="stop")
         dsn: str = self._server.get_uri()
         logger.info("embedded_db.started data_dir=%s", self.data_dir)
