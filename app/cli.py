@@ -114,7 +114,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app, from TRUSTED_PROXIES only (app.deps.client_of).
+        proxy_headers=False,
     )
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from functools import lru_cache
@@ -87,6 +88,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["https://www.the-anchor.pub"],
         description="Comma-separated origins allowed to call the API from a browser.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or networks (CIDR) of the proxies in front of the "
+        "service, or * for any peer (Vercel); X-Forwarded-For counts only from them.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     public_base_url: str | None = Field(
         default=None,
@@ -143,6 +149,18 @@ class Settings(BaseSettings):
     create_limit_per_phone_per_hour: int = Field(
         default=20, ge=1, description="Bookings created for one phone number per hour."
     )
+    paypal_webhook_refusals_logged_per_minute: int = Field(
+        default=30,
+        ge=0,
+        description="Refused (unsigned) PayPal webhook posts logged per client address per "
+        "minute (without their bodies); more are answered 401 but not logged.",
+    )
+    paypal_webhook_refusals_per_minute: int = Field(
+        default=120,
+        ge=1,
+        description="Refused PayPal webhook posts answered 401 per client address per minute; "
+        "more are answered 429.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -155,13 +173,25 @@ class Settings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _split_origins(cls, data: object) -> object:
-        if isinstance(data, dict):
-            raw = data.get("cors_allowed_origins") or data.get("CORS_ALLOWED_ORIGINS")
-            if isinstance(raw, str):
-                data = {k: v for k, v in data.items() if k.lower() != "cors_allowed_origins"}
-                data["cors_allowed_origins"] = [o.strip() for o in raw.split(",") if o.strip()]
+    def _split_lists(cls, data: object) -> object:
+        for name in ("cors_allowed_origins", "trusted_proxies"):
+            if isinstance(data, dict):
+                raw = data.get(name) or data.get(name.upper())
+                if isinstance(raw, str):
+                    data = {k: v for k, v in data.items() if k.lower() != name}
+                    data[name] = [o.strip() for o in raw.split(",") if o.strip()]
         return data
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"TRUSTED_PROXIES: {entry!r} is not an address") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_configuration(self) -> Self:

@@ -40,14 +40,51 @@ async def get_now(request: Request) -> datetime:
     return now
 
 
-def client_of(request: Request) -> ClientInfo:
-    # On Vercel (and behind any proxy) the caller is the first address of X-Forwarded-For.
-    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-    candidate = forwarded or (request.client.host if request.client else "")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class TrustedProxies:
+    """The proxies (TRUSTED_PROXIES) whose X-Forwarded-For is believed; none by default."""
+
+    def __init__(self, entries: list[str]) -> None:
+        self.anyone = "*" in entries
+        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries if e != "*"]
+
+    def trusts(self, address: IPAddress) -> bool:
+        return self.anyone or any(address in network for network in self.networks)
+
+    def client_address(self, peer: str | None, forwarded: str | None) -> str | None:
+        """The caller's address: the peer's, unless the peer is a trusted proxy; then the last
+        address of X-Forwarded-For that is not a trusted proxy (each proxy appends the address
+        it was called from, so whatever the caller wrote is to the left of it)."""
+        address = _ip(peer)
+        if address is None or not forwarded or not self.trusts(address):
+            return None if address is None else str(address)
+        for hop in reversed(forwarded.split(",")):
+            hop_address = _ip(hop.strip())
+            if hop_address is None:
+                break  # not written by a proxy: stop at the last address a proxy gave
+            address = hop_address
+            if not self.trusts(address):
+                break
+        return str(address)
+
+
+NO_PROXIES = TrustedProxies([])
+
+
+def _ip(text: str | None) -> IPAddress | None:
     try:
-        ip: str | None = str(ipaddress.ip_address(candidate))
+        return ipaddress.ip_address(text or "")
     except ValueError:
-        ip = None
+        return None
+
+
+def client_of(request: Request) -> ClientInfo:
+    proxies: TrustedProxies = getattr(request.app.state, "trusted_proxies", NO_PROXIES)
+    ip = proxies.client_address(
+        request.client.host if request.client else None, request.headers.get("x-forwarded-for")
+    )
     agent = request.headers.get("user-agent")
     return ClientInfo(ip=ip, user_agent=agent[:500] if agent else None)
 

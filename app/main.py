@@ -15,8 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__, logs, openapi_dates, openapi_docs
@@ -24,7 +26,7 @@ from app.config import DatabaseMode, Environment, Settings, get_settings
 from app.db.embedded import embedded_jwt_secret
 from app.db.port import Database
 from app.db.resolve import open_database
-from app.deps import api_key_of
+from app.deps import TrustedProxies, api_key_of
 from app.errors import (
     AppError,
     InternalError,
@@ -118,6 +120,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
 
     _install_error_handlers(app)
     app.add_middleware(CatchAllErrors)  # inside CORS, so a 500 still carries CORS headers
@@ -256,6 +259,30 @@ async def _count_keyed_request(request: Request) -> None:
     request.state.rate_limit = caller.rate
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        path, route_methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if path and route_methods and compile_path(path)[0].match(request.url.path):
+            methods.update(route_methods)
+    return sorted(methods)
+
+
+def _needs_credentials(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/table-bookings") and path != "/api/table-bookings/payment/return"
+
+
+def _has_credentials(request: Request) -> bool:
+    headers = request.headers
+    return bool(
+        headers.get("x-api-key")
+        or headers.get("authorization")
+        or headers.get("x-booking-token")
+        or request.query_params.get("token")
+    )
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
@@ -275,6 +302,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         names = ", ".join(dict.fromkeys(f["field"] for f in fields))
         error: AppError = ValidationFailed(f"The request is not valid: {names}.", details=fields)
+        if _needs_credentials(_) and not _has_credentials(_):
+            # A body FastAPI could not read (malformed JSON, a key named twice) is refused
+            # before the route's credentials are checked: without any, that is the answer.
+            return await on_app_error(
+                _, Unauthorized("Send the booking's token, an API key or a staff sign-in token.")
+            )
         try:
             await _count_keyed_request(_)
         except (Unauthorized, RateLimitExceeded) as refused:
@@ -301,6 +334,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         response = await on_app_error(request, error)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route matching the path; a path served
+            # by several routes (GET and POST /api/table-bookings) allows all of theirs.
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     app.add_exception_handler(AppError, on_app_error)

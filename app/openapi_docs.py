@@ -1056,6 +1056,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                         "This Idempotency-Key was already used with a different request.",
                     ),
                 ),
+                (
+                    "unpaid Sunday lunch holds already take their share of that time's covers",
+                    error(
+                        "NO_AVAILABILITY",
+                        "Sorry, no more Sunday lunch tables can be held for payment at 13:00 on "
+                        "Sunday 29 November. Please choose another time, or call us on "
+                        "01753 682707.",
+                        {"reason": "UNPAID_HOLDS", "available_capacity": 5},
+                    ),
+                ),
             ),
             413: too_large(),
             422: failure(
@@ -1127,6 +1137,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                         "Too many bookings for this phone number in the last hour. Please call "
                         "us on 01753 682707.",
                         {"reset_at": "2026-11-24T12:00:00+00:00", "retry_after": 1800, "limit": 20},
+                    ),
+                ),
+                (
+                    "the phone number (or the API key) already holds as many unpaid Sunday "
+                    "lunches as it may (`UNPAID_HOLDS_PER_PHONE`, `UNPAID_HOLDS_PER_CLIENT`)",
+                    error(
+                        "RATE_LIMIT_EXCEEDED",
+                        "This phone number already has 2 Sunday lunch bookings waiting for the "
+                        "deposit. Please pay for one of them first, or call us on 01753 682707.",
+                        {
+                            "reason": "UNPAID_HOLDS_PER_PHONE",
+                            "limit": 2,
+                            "reset_at": "2026-11-24T10:30:00+00:00",
+                            "retry_after": 1800,
+                        },
                     ),
                 ),
                 headers={**RETRY_AFTER, **RATE_LIMIT_HEADERS},
@@ -2031,7 +2056,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "ignored. Each event id is handled once (a redelivery answers `duplicate: true`). An "
         "event that cannot be handled yet is 503 and changes nothing, so PayPal delivers it "
         "again.\n\n**Auth:** PayPal's signature headers, verified with PayPal for "
-        "`PAYPAL_WEBHOOK_ID`; a bad signature is 401 and changes nothing.",
+        "`PAYPAL_WEBHOOK_ID`; a bad signature is 401 and changes nothing (the first "
+        "`PAYPAL_WEBHOOK_REFUSALS_LOGGED_PER_MINUTE` a minute from one address are logged, "
+        "without their bodies; past `PAYPAL_WEBHOOK_REFUSALS_PER_MINUTE`, 429).",
         security=[{"PayPalSignature": []}],
         raw_body={
             "required": True,
@@ -2090,6 +2117,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 ),
             ),
             413: too_large(),
+            429: failure(
+                "Too many refused (unsigned) deliveries from this address in a minute "
+                "(`PAYPAL_WEBHOOK_REFUSALS_PER_MINUTE`); nothing is logged. Wait `Retry-After` "
+                "seconds.",
+                (
+                    "more than `PAYPAL_WEBHOOK_REFUSALS_PER_MINUTE` (120) refusals from one "
+                    "address in a minute",
+                    error(
+                        "RATE_LIMIT_EXCEEDED",
+                        "Too many refused webhook deliveries from this address.",
+                    ),
+                ),
+                headers=RETRY_AFTER,
+            ),
             503: unavailable(
                 (
                     "the event cannot be handled yet (PayPal will deliver it again)",

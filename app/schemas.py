@@ -9,14 +9,21 @@ from typing import Annotated, Any, Generic, Literal, NotRequired, TypeVar
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from typing_extensions import TypedDict
+
+from app.services import guest_text
 
 BookingType = Literal["regular", "sunday_lunch"]
 BookingStatus = Literal["pending_payment", "confirmed", "cancelled", "no_show", "completed"]
@@ -24,11 +31,55 @@ BookingStatus = Literal["pending_payment", "confirmed", "cancelled", "no_show", 
 #: caller's, never the body's).
 STAFF_SOURCES: frozenset[str] = frozenset({"phone", "walk-in", "email", "staff"})
 
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:00)?$")
+# ASCII digits only: in a str pattern \d is any Unicode digit (Arabic-Indic, fullwidth, ...),
+# which PostgreSQL cannot read as a time.
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:00)?$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
+
+def _iso_date(value: object) -> object:
+    """A date is a ``YYYY-MM-DD`` string of ASCII digits: not a number of seconds (pydantic
+    would read ``1801008000`` or ``"0"`` as one), not a datetime."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise ValueError("must be a date YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a real date YYYY-MM-DD") from None
+
+
+def _one_line(value: str) -> str:
+    return guest_text.clean_text(value, multiline=False)
+
+
+def _note(value: str) -> str:
+    return guest_text.clean_text(value, multiline=True)
+
+
+def _tag(value: str) -> str:
+    cleaned = guest_text.clean_text(value, multiline=False)
+    if not cleaned:
+        raise ValueError("must not be empty")
+    return cleaned
+
+
+#: Strict JSON types: a date is its ISO string, a count a JSON integer, a yes/no a JSON boolean.
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+Count = StrictInt
+YesNo = StrictBool
+
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+NAME_MAX = guest_text.NAME_MAX_LENGTH
+OneLine = Annotated[str, AfterValidator(_one_line)]
+Note = Annotated[str, AfterValidator(_note)]
+Tag = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_tag),
+]
 
 
 def _hh_mm(value: str) -> str:
@@ -53,19 +104,27 @@ class Strict(BaseModel):
 
 class Customer(Strict):
     first_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
-    ]
-    last_name: ShortText = ""
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)
+    ] = Field(description="Letters, spaces, apostrophes and hyphens, from a letter.")
+    last_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX)] = (
+        Field(default="", description="As first_name; may be empty.")
+    )
     mobile_number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
-    sms_opt_in: bool = Field(description="Whether the guest agreed to booking texts.")
+    sms_opt_in: YesNo = Field(description="Whether the guest agreed to booking texts.")
+
+    @field_validator("first_name", "last_name")
+    @classmethod
+    def _name(cls, value: str, info: ValidationInfo) -> str:
+        # Names go into the pub's texts: a name, never a line of someone else's message.
+        return guest_text.check_name(value, required=info.field_name == "first_name")
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if not _EMAIL.match(value):
+        if not _EMAIL.match(value) or guest_text.has_hidden_characters(value):
             raise ValueError("must be an email address")
         return value
 
@@ -74,14 +133,14 @@ class MenuSelection(Strict):
     menu_item_id: UUID | None = Field(
         default=None, description="The dish's id from the Sunday lunch menu."
     )
-    custom_item_name: ShortText | None = Field(
+    custom_item_name: Annotated[ShortText, AfterValidator(_one_line)] | None = Field(
         default=None,
         description="The dish's name as the menu shows it (case ignored); used when "
         "`menu_item_id` is not sent.",
     )
-    quantity: int = Field(default=1, ge=1, le=50)
-    guest_name: ShortText | None = None
-    special_requests: Annotated[str, StringConstraints(max_length=500)] | None = None
+    quantity: Count = Field(default=1, ge=1, le=50)
+    guest_name: Annotated[ShortText, AfterValidator(_one_line)] | None = None
+    special_requests: Annotated[Note, StringConstraints(max_length=500)] | None = None
     item_type: Literal["main", "side", "starter", "dessert", "extra"] | None = Field(
         default=None,
         description="Accepted and ignored: whether a dish is a main or a side is the menu's.",
@@ -102,34 +161,34 @@ class MenuSelection(Strict):
 
 class CreateBookingRequest(Strict):
     booking_type: BookingType
-    date: dt.date
+    date: IsoDate
     time: str = Field(examples=["19:00"])
-    party_size: int = Field(ge=1, le=500, description="Guests; over 20 the pub asks you to call.")
+    party_size: Count = Field(ge=1, le=500, description="Guests; over 20 the pub asks you to call.")
     customer: Customer
-    special_requirements: Annotated[str, StringConstraints(max_length=500)] | None = None
+    special_requirements: Annotated[Note, StringConstraints(max_length=500)] | None = None
     dietary_requirements: list[Tag] = Field(default_factory=list, max_length=20)
     allergies: list[Tag] = Field(default_factory=list, max_length=20)
-    celebration_type: Annotated[str, StringConstraints(max_length=50)] | None = None
-    source: Annotated[str, StringConstraints(max_length=50)] | None = Field(
+    celebration_type: Annotated[OneLine, StringConstraints(max_length=50)] | None = None
+    source: Annotated[OneLine, StringConstraints(max_length=50)] | None = Field(
         default=None,
         description="Ignored for API keys (their bookings are `website`); staff may name "
         "`phone`, `walk-in`, `email` or `staff` (the default).",
         examples=["website"],
     )
-    duration_minutes: int | None = Field(
+    duration_minutes: Count | None = Field(
         default=None,
         ge=1,
         le=1440,
         description="Accepted and ignored: every booking lasts the pub's "
         "`table_booking_duration_minutes` (120).",
     )
-    marketing_opt_in: bool | None = Field(
+    marketing_opt_in: YesNo | None = Field(
         default=None,
         description="Accepted and ignored: the service sends no marketing (`customer.sms_opt_in` "
         "is the consent to booking texts).",
     )
     menu_selections: list[MenuSelection] = Field(default_factory=list, max_length=100)
-    override: bool = Field(
+    override: YesNo = Field(
         default=False,
         description="Staff only: book despite the minimum notice or the Sunday lunch cut-off.",
     )
@@ -141,14 +200,14 @@ class CreateBookingRequest(Strict):
 
 
 class UpdateBookingRequest(Strict):
-    date: dt.date | None = None
+    date: IsoDate | None = None
     time: str | None = None
-    party_size: int | None = Field(default=None, ge=1, le=500)
-    special_requirements: Annotated[str, StringConstraints(max_length=500)] | None = None
+    party_size: Count | None = Field(default=None, ge=1, le=500)
+    special_requirements: Annotated[Note, StringConstraints(max_length=500)] | None = None
     dietary_requirements: list[Tag] | None = Field(default=None, max_length=20)
     allergies: list[Tag] | None = Field(default=None, max_length=20)
-    celebration_type: Annotated[str, StringConstraints(max_length=50)] | None = None
-    override: bool = False
+    celebration_type: Annotated[OneLine, StringConstraints(max_length=50)] | None = None
+    override: YesNo = False
 
     @field_validator("time")
     @classmethod
@@ -168,7 +227,7 @@ class UpdateBookingRequest(Strict):
 
 
 class CancelBookingRequest(Strict):
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Annotated[Note, StringConstraints(max_length=500)] | None = None
     refund_amount: Decimal | None = Field(
         default=None,
         ge=0,
@@ -590,6 +649,6 @@ class Envelope(BaseModel, Generic[T]):
 class AvailabilityQuery(BaseModel):
     """The query of GET /api/table-bookings/availability (validated as one model)."""
 
-    date: dt.date = Field(description="The date, YYYY-MM-DD (London).")
+    date: IsoDate = Field(description="The date, YYYY-MM-DD (London).")
     party_size: int = Field(2, ge=1, le=500)
     booking_type: Literal["regular", "sunday_lunch"] = "regular"

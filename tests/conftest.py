@@ -260,6 +260,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+@pytest.fixture
+def limited_app(settings: Settings, db: PostgresDatabase, clock: FakeClock) -> Any:
+    """``limited_app(create_limit_per_phone_per_hour=2)``: a client of an app so configured."""
+
+    def build(**update: Any) -> Any:
+        app = create_app(settings.model_copy(update=update), database=db, clock=clock)
+        return asgi_client(app)
+
+    return build
+
+
 @pytest.fixture(autouse=True)
 def no_outbound_http() -> Iterator[respx.MockRouter]:
     """Fail a test that sends an HTTP request nobody mocked (the test client is ASGI, not HTTP)."""

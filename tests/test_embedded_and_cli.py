@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -231,6 +232,58 @@ class TestServeCommand:
         result = cli("serve", "--port", "eighty", env={})
         assert result.returncode == 2
         assert "'eighty' is not a port" in result.stderr
+
+
+class TestKilledServe:
+    def test_a_clean_stop_after_kill_9_and_a_restart_stops_postgres(self, tmp_path: Path) -> None:
+        """The killed process is not reaped until the end (a zombie, as under a supervisor that
+        has not waited for it yet): its pid must not keep PostgreSQL running."""
+        data_dir = tmp_path / "pgdata"
+        port = free_port()
+        env = {**os.environ, "EMBEDDED_DB_DIR": str(data_dir), "PORT": str(port), "APP_ENV": "test"}
+        log = (tmp_path / "serve.log").open("w")
+
+        def serve() -> subprocess.Popen[bytes]:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                        return process
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    time.sleep(0.3)
+            raise AssertionError((tmp_path / "serve.log").read_text())
+
+        killed = serve()
+        restarted: subprocess.Popen[bytes] | None = None
+        try:
+            killed.send_signal(signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while psutil.Process(killed.pid).status() != psutil.STATUS_ZOMBIE:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert postgres_processes(data_dir), "kill -9 leaves PostgreSQL running"
+            restarted = serve()
+            handles = json.loads((data_dir / ".handle_pids.json").read_text())
+            assert handles == [restarted.pid]
+            restarted.send_signal(signal.SIGTERM)
+            assert restarted.wait(timeout=30) in (0, -signal.SIGTERM)
+            assert wait_until_gone(data_dir) == []
+        finally:
+            for process in (killed, restarted):
+                if process is not None and process.poll() is None:
+                    process.kill()
+                if process is not None:
+                    process.wait()
+            for left in postgres_processes(data_dir):  # a failed run leaves nothing behind
+                left.kill()
+            log.close()
 
 
 class TestMigrateCommand:

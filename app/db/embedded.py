@@ -47,7 +47,7 @@ class EmbeddedPostgres:
             warnings.simplefilter("ignore", UserWarning)
             try:
                 # Imported late: an optional extra, whose import creates a runtime lock file.
-                from pgserver.postgres_server import get_server
+                from pgserver.postgres_server import PostgresServer, get_server
             except ImportError:
                 # The sentence is the whole story; the import's own traceback would bury it.
                 raise RuntimeError(
@@ -55,8 +55,10 @@ class EmbeddedPostgres:
                     "DATABASE_URL or SUPABASE_URL, or pip install '.[embedded]'."
                 ) from None
             # After the import: psutil comes with pgserver, and without the extra the sentence
-            # above is what a user needs to read, not a ModuleNotFoundError.
-            self._forget_dead_handles()
+            # above is what a user needs to read, not a ModuleNotFoundError. Under pgserver's own
+            # lock, which guards the list while processes join and leave.
+            with PostgresServer._lock:
+                self._forget_dead_handles()
             self._server = get_server(self.data_dir, cleanup_mode="stop")
         dsn: str = self._server.get_uri()
         logger.info("embedded_db.started data_dir=%s", self.data_dir)
@@ -71,14 +73,33 @@ class EmbeddedPostgres:
     def _forget_dead_handles(self) -> None:
         # pgserver stops the server when the last process using it exits, tracked as a list of
         # pids in the data folder. A process that was killed never removes its pid, and then no
-        # later process would ever stop the server; drop pids that are no longer running.
-        import psutil
-
+        # later process would ever stop the server; drop pids that no longer hold a handle.
         handles = self.data_dir / ".handle_pids.json"
         if not handles.exists():
             return
         try:
-            pids = [p for p in json.loads(handles.read_text()) if psutil.pid_exists(int(p))]
-        except (ValueError, TypeError):
+            written_at = handles.stat().st_mtime
+            pids = [int(p) for p in json.loads(handles.read_text())]
+        except (OSError, ValueError, TypeError):
             pids = []
-        handles.write_text(json.dumps(pids))
+            written_at = 0.0
+        handles.write_text(json.dumps([p for p in pids if _holds_handle(p, written_at)]))
+
+
+def _holds_handle(pid: int, written_at: float) -> bool:
+    """Whether process ``pid`` may still hold a handle on the server: it runs (a killed process
+    whose parent has not reaped it yet is a zombie, whose pid still "exists"), and it started
+    before the list was last written (a pid reused by a later process, such as this one after a
+    restart in a container, where the killed process had the same pid, holds nothing)."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        # create_time has a resolution of a clock tick; a second of slack keeps live holders.
+        return bool(process.create_time() <= written_at + 1)
+    except (psutil.NoSuchProcess, ValueError):
+        return False
+    except psutil.AccessDenied:
+        return True  # someone else's live process: leave its handle alone

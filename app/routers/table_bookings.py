@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from app import openapi_docs
+from app import json_body, openapi_docs
 from app.config import Settings
 from app.db.port import Database
 from app.deps import (
@@ -31,6 +31,7 @@ from app.deps import (
     staff_actor,
 )
 from app.errors import AppError, Unauthorized, ValidationFailed
+from app.json_body import StrictJSONRoute
 from app.schemas import (
     Availability,
     AvailabilityQuery,
@@ -42,6 +43,7 @@ from app.schemas import (
     CreatedBooking,
     Envelope,
     ErrorEnvelope,
+    IsoDate,
     PaymentDetails,
     PaymentReturn,
     PaymentStart,
@@ -54,7 +56,9 @@ from app.services.actors import Actor
 from app.services.api_keys import MANAGE, READ, WRITE, ApiKeyCaller
 from app.services.payments import PayPal
 
-router = APIRouter(prefix="/api/table-bookings", tags=["table bookings"])
+router = APIRouter(
+    prefix="/api/table-bookings", tags=["table bookings"], route_class=StrictJSONRoute
+)
 
 QueryModel = TypeVar("QueryModel", bound=BaseModel)
 
@@ -97,10 +101,14 @@ async def get_availability(request: Request) -> Response:
     """Slots for one date: which times a party can book, and why the others cannot."""
     # The busiest request: no dependencies to solve (the query, the key, the client and the
     # app's state are read directly) and one round trip for the key, its limits and the slots.
-    query = _read_query(AvailabilityQuery, request)
     state = request.app.state
     now: dt.datetime = state.clock()
     settings: Settings = state.settings
+    try:
+        query = _read_query(AvailabilityQuery, request)
+    except RequestValidationError:
+        await _judge_credentials(request, now, key_scope=READ, staff_action=None)
+        raise
     auth, data = await availability.check_availability_for_key(
         state.db,
         key_hash=api_keys.hash_key(presented_key_of(request)),
@@ -131,7 +139,7 @@ async def get_sunday_lunch_menu(
     now: Now,
     _: Annotated[ApiKeyCaller, Depends(require_scope(READ))],
     date: Annotated[
-        dt.date | None,
+        IsoDate | None,
         Query(description="A Sunday, YYYY-MM-DD; without it, the next Sunday still orderable."),
     ] = None,
 ) -> dict[str, Any]:
@@ -193,12 +201,37 @@ async def _read_create_request(request: Request) -> tuple[CreateBookingRequest, 
         errors.append({"type": "missing", "loc": ("body",), "msg": "Field required", "input": None})
     else:
         try:
+            json_body.refuse_duplicate_keys(raw)
             body = CreateBookingRequest.model_validate_json(raw)
+        except json_body.DuplicateKey as exc:
+            errors.extend(json_body.duplicate_key_error(exc).errors())
         except ValidationError as exc:
             errors.extend(_located(exc, "body"))
     if errors or body is None:
         raise RequestValidationError(errors)
     return body, idempotency_key
+
+
+async def _judge_credentials(
+    request: Request, now: dt.datetime, *, key_scope: str, staff_action: str | None
+) -> None:
+    """For a request that cannot be read: who is asking, and may they, is answered first (401,
+    429, 403), as on the routes FastAPI reads; the caller then raises the validation error."""
+    raw_key = api_key_of(request)
+    if raw_key is not None:
+        caller = await api_keys.authenticate_api_key(request.app.state.db, raw_key=raw_key, now=now)
+        api_keys.require(record_rate(request, caller), key_scope)
+        return
+    credentials = bearer_of(request)
+    if credentials is None or staff_action is None:
+        raise Unauthorized(
+            "Send an API key or a staff sign-in token."
+            if staff_action
+            else "Send an API key in X-API-Key or as Authorization: Bearer anch_..."
+        )
+    await staff_actor(
+        request.app.state.db, request.app.state.staff_verifier, credentials, staff_action
+    )
 
 
 def _created_envelope(data: dict[str, Any]) -> Response:
@@ -224,10 +257,14 @@ async def create_booking(request: Request) -> Response:
     """Book a table; Sunday lunch is held as `pending_payment` until its deposit is paid."""
     # No dependencies to solve (the app's state, the credentials, the header and the body are
     # read directly), and for an API key one round trip: the key, its limits and the booking.
-    body, idempotency_key = await _read_create_request(request)
     state = request.app.state
     db: Database = state.db
     now: dt.datetime = state.clock()
+    try:
+        body, idempotency_key = await _read_create_request(request)
+    except RequestValidationError:
+        await _judge_credentials(request, now, key_scope=WRITE, staff_action="create")
+        raise
     settings: Settings = state.settings
     client = client_of(request)
     paypal: PayPal | None = state.paypal
@@ -345,8 +382,8 @@ def _with_query(url: str, params: dict[str, str]) -> str:
 async def list_bookings(
     db: Db,
     _: Annotated[Actor, Depends(acting(key_scope=MANAGE, staff_action="view"))],
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: IsoDate | None = None,
+    date_to: IsoDate | None = None,
     status: Annotated[
         str | None, Query(description="Comma-separated, e.g. confirmed,pending_payment.")
     ] = None,

@@ -133,6 +133,7 @@ def _prepare_create(
             headers={"Retry-After": "300"},
         )
     e164 = phones.normalise_phone(request.customer.mobile_number)
+    phones.require_bookable(e164)
     body = request.model_dump(mode="json")
     body["customer"]["mobile_number"] = e164
     body["source"] = channel_of(request, is_staff=is_staff)
@@ -146,7 +147,8 @@ def _prepare_create(
             "mobile_e164": e164,
             "variants": phones.variants_of_normalised(e164),
             "email": request.customer.email,
-            "sms_opt_in": request.customer.sms_opt_in,
+            # A number that cannot take texts (a landline, VoIP, satellite) is never texted.
+            "sms_opt_in": request.customer.sms_opt_in and phones.can_receive_sms(e164),
         },
         "manage_token_hash": tokens.hash_token(token),
         "client": client.as_json(),

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.services import guest_text, phones
 from app.services.calendar import CALENDAR_CONTENT_TYPE, booking_calendar
 from app.services.sms_text import render
 
@@ -49,12 +50,17 @@ def _roast_summary(items: list[dict[str, Any]]) -> str:
     return ", ".join(mains) or "No roasts chosen"
 
 
-def template_variables(ctx: Mapping[str, Any], *, now: datetime) -> dict[str, str]:
-    """Every variable a table-booking template may use, from the message context."""
+def template_variables(
+    ctx: Mapping[str, Any], *, now: datetime, for_sms: bool = True
+) -> dict[str, str]:
+    """Every variable a table-booking template may use, from the message context. For a text
+    (``for_sms``), guest-typed values only where they are safe to send (a name, short words)."""
     booking, customer, settings = ctx["booking"], ctx["customer"], ctx["settings"]
     day = date.fromisoformat(booking["date"])
     return {
-        "customer_name": customer.get("first_name") or "there",
+        "customer_name": _sms_name(customer.get("first_name"))
+        if for_sms
+        else customer.get("first_name") or "there",
         "party_size": str(booking["party_size"]),
         "date": _day_words(day),
         "time": booking["time"],
@@ -65,7 +71,9 @@ def template_variables(ctx: Mapping[str, Any], *, now: datetime) -> dict[str, st
         "total_amount": booking["total_amount"],
         "outstanding_amount": booking["outstanding_amount"],
         "roast_summary": _roast_summary(ctx["items"]),
-        "allergies": ", ".join(booking["allergies"]) or "none",
+        "allergies": _sms_allergies(booking["allergies"])
+        if for_sms
+        else ", ".join(booking["allergies"]) or "none",
         "refund_message": refund_message(booking),
         "refund_amount": booking.get("refund_due") or "0.00",
         "review_link": settings.get("review_link") or "",
@@ -103,6 +111,23 @@ def refund_message(booking: Mapping[str, Any]) -> str:
             "will tell you if there is any problem."
         )
     return f"A refund of £{due} is due to you; our team will contact you to arrange it."
+
+
+def _sms_name(first_name: str | None) -> str:
+    # Guest text reaches a text from the pub only when it is a name (older rows, and names typed
+    # in the pub's app, were never checked): never a line of someone else's message.
+    return first_name if first_name and guest_text.is_name(first_name) else "there"
+
+
+#: An allergy as a text may carry it: words (letters, spaces, apostrophes, hyphens), short.
+_SMS_ALLERGY_MAX = 40
+
+
+def _sms_allergies(allergies: list[str]) -> str:
+    safe = [a for a in allergies if len(a) <= _SMS_ALLERGY_MAX and guest_text.is_name(a)]
+    if len(safe) == len(allergies):
+        return ", ".join(safe) or "none"
+    return ", ".join([*safe, "others"]) + " as noted on your booking" if safe else "as booked"
 
 
 def _deadline(hold_expires_at: str | None, now: datetime) -> str:
@@ -163,6 +188,7 @@ def plan_messages(
     booking, customer = ctx["booking"], ctx["customer"]
     booking_id = str(booking["id"])
     variables = template_variables(ctx, now=now)
+    email_variables = template_variables(ctx, now=now, for_sms=False)
     jobs: list[dict[str, Any]] = []
 
     def key(template: str, channel: str, to: str = "") -> str:
@@ -180,7 +206,8 @@ def plan_messages(
     if event == "refund_failed" and not booking.get("refund_promised"):
         template = None  # the cancellation already said staff would arrange the refund
     channels = [
-        ("sms", bool(customer.get("mobile"))),
+        # Texts only to numbers that can receive one (never a landline or premium rate).
+        ("sms", bool(customer.get("mobile")) and phones.can_receive_sms(customer["mobile"])),
         ("email", bool(customer.get("email")) and event != "review"),
     ]
     for channel, reachable in channels:
@@ -189,7 +216,8 @@ def plan_messages(
             chosen = f"booking_confirmation_{booking['booking_type']}"
         if chosen is None or not reachable:
             continue
-        text = render(ctx["templates"][chosen], variables)
+        # The guest's own email may carry what they typed (escaped in its HTML); a text may not.
+        text = render(ctx["templates"][chosen], variables if channel == "sms" else email_variables)
         metadata = {"template_key": chosen, "table_booking_id": booking_id, "stage": stage}
         if event == "cancelled":
             metadata["refund_state"] = booking.get("refund_state")

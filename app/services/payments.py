@@ -21,6 +21,7 @@ from app.errors import (
     BookingNotModifiable,
     NotConfigured,
     NotFound,
+    RateLimitExceeded,
     ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
@@ -48,6 +49,7 @@ _LOGGED_HEADERS = (
     "user-agent",
     "content-type",
 )
+_LOGGED_HEADER_LENGTH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,18 +225,31 @@ async def handle_webhook(
     headers: Mapping[str, str],
     body: bytes,
     now: datetime,
+    client: ClientInfo,
+    refusals: RefusalLimits,
 ) -> dict[str, Any]:
     """Verify, log, and handle a PayPal event once. Raises Unauthorized on a bad signature."""
-    logged = {k: headers[k] for k in _LOGGED_HEADERS if k in headers}
-    text = _log_body(body)
+    logged = {k: headers[k][:_LOGGED_HEADER_LENGTH] for k in _LOGGED_HEADERS if k in headers}
     if paypal is None or paypal.verifier is None:
-        await _log_webhook(db, "configuration_error", logged, text, {}, "PayPal is not configured")
+        await _refuse_webhook(
+            db,
+            "configuration_error",
+            logged,
+            "PayPal is not configured",
+            body,
+            client,
+            refusals,
+            now,
+        )
         raise Unauthorized("PayPal webhooks are not configured here.")
     try:
         await paypal.verifier.verify(headers, body)
     except PayPalSignatureError as exc:
-        await _log_webhook(db, "signature_failed", logged, text, {}, exc.reason)
+        await _refuse_webhook(
+            db, "signature_failed", logged, exc.reason, body, client, refusals, now
+        )
         raise Unauthorized("The PayPal signature does not match this request.") from exc
+    text = _log_body(body)
     try:
         event = json.loads(body)
         event_id, event_type = str(event["id"]), str(event["event_type"])
@@ -284,6 +299,38 @@ _PERSONAL = frozenset(
 )
 
 
+async def _refuse_webhook(
+    db: Database,
+    status: str,
+    headers: dict[str, str],
+    reason: str,
+    body: bytes,
+    client: ClientInfo,
+    limits: RefusalLimits,
+    now: datetime,
+) -> None:
+    """A delivery that is not PayPal's (anyone can post one): logged without its body, and only
+    the first ``limits.logged`` a minute from one address; past ``limits.answered``, 429."""
+    outcome = await db.rpc(
+        "paypal_webhook_refused",
+        {
+            "p_client": client.ip,
+            "p_status": status,
+            "p_headers": headers,
+            "p_error": reason,
+            "p_body_bytes": len(body),
+            "p_log_limit": limits.logged,
+            "p_limit": limits.answered,
+            "p_now": now.isoformat(),
+        },
+    )
+    if outcome == "limited":
+        raise RateLimitExceeded(
+            "Too many refused webhook deliveries from this address.",
+            headers={"Retry-After": "60"},
+        )
+
+
 def _redacted(value: Any) -> Any:
     """The event as logged: everything but the payer's details (only ids and amounts kept)."""
     if isinstance(value, dict):
@@ -298,6 +345,14 @@ def _log_body(body: bytes) -> str:
         return json.dumps(_redacted(json.loads(body)), ensure_ascii=False)
     except ValueError:
         return f"(not JSON, {len(body)} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalLimits:
+    """Refused webhook deliveries per client address per minute: logged, and answered at all."""
+
+    logged: int
+    answered: int
 
 
 class RetryLater(Exception):

@@ -175,3 +175,49 @@ def _normalises_to(form: str, canonical: str) -> bool:
 
 def _error(message: str) -> ValidationFailed:
     return ValidationFailed(message, details={"field": FIELD})
+
+
+# What a number can be used for (phonenumbers.number_type). Texts go only to numbers that can be
+# mobiles; premium-rate and shared-cost numbers can only earn their owner money per text, so a
+# booking with one is refused (SMS toll fraud). Anything else (landlines, personal numbers, VoIP,
+# satellite and other non-geographic numbers, +881/+882) books, and hears by email only.
+_TEXTABLE_TYPES = frozenset(
+    {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+_FRAUD_ONLY_TYPES = frozenset(
+    {phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.SHARED_COST}
+)
+_NON_GEOGRAPHIC = "001"
+_COSTLY = (
+    "Sorry, we cannot take bookings with premium-rate or shared-cost numbers. Please give a "
+    "mobile or landline number."
+)
+
+
+def _parsed(number: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(number, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def can_receive_sms(number: str) -> bool:
+    """Whether the pub may text ``number`` (E.164, or a legacy stored form): a number that can be
+    a mobile, in a country (Ofcom's drama range counts, for demos)."""
+    parsed = _parsed(number)
+    if parsed is None:
+        return False
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if _DRAMA_RANGE.fullmatch(e164):
+        return True
+    if phonenumbers.region_code_for_number(parsed) in (None, _NON_GEOGRAPHIC):
+        return False
+    return phonenumbers.number_type(parsed) in _TEXTABLE_TYPES
+
+
+def require_bookable(e164: str) -> None:
+    """Refuse a number that can only be fraud (premium rate, shared cost); raises
+    app.errors.ValidationFailed."""
+    parsed = _parsed(e164)
+    if parsed is not None and phonenumbers.number_type(parsed) in _FRAUD_ONLY_TYPES:
+        raise _error(_COSTLY)
