@@ -34,10 +34,14 @@ CONCERNS = {
     "20261124000900": "20261124000900_monitoring.sql",
 }
 #: A new file's version -> the concern its statements (and new functions) belong to.
-NEW_FILES: dict[str, str] = {}
+NEW_FILES: dict[str, str] = {
+    "20261203000200": "20261124000600",  # abuse (issue 14): unpaid holds bounded, and more
+}
 #: Functions whose concern is not that of the file that first defined them.
 FUNCTION_HOME = {
     "public.table_booking_refund_failed": "20261124000800",
+    "public.paypal_webhook_refused": "20261124000800",
+    "public.tb_setting_int": "20261124000400",
 }
 #: Functions no longer wanted (a trigger function whose rule tb_booking_written holds).
 REMOVED = {"public.tb_refund_on_cancel"}

@@ -263,6 +263,8 @@ OUR_INDEXES_ON_PUB_TABLES = {
     "public.idx_table_bookings_manage_token_hash",
     "public.idx_table_bookings_hold_expires_at",
     "public.idx_table_bookings_holding_span",
+    "public.idx_table_bookings_unpaid_holds",
+    "public.idx_webhook_logs_type_processed_at",
 }
 
 
@@ -320,9 +322,12 @@ class TestOurMigrationsOnlyAdd:
             assert not definition.startswith("CREATE UNIQUE"), name
             assert _shape(definition) not in pub_index_defs, name
         # No rows in the pub's RBAC grant tables or the Supabase CLI's history; no other rows
-        # of the pub's changed (fp.changes above); added only the SMS templates we need that
-        # the pub lacks.
-        assert fp.rows_added(before, after) == {"public.table_booking_sms_templates": 2}
+        # of the pub's changed (fp.changes above); added only the SMS templates and settings we
+        # need that the pub lacks.
+        assert fp.rows_added(before, after) == {
+            "public.table_booking_sms_templates": 2,
+            "public.system_settings": 3,
+        }
         check = await asyncpg.connect(pub_bare)
         try:
             templates = await check.fetch(

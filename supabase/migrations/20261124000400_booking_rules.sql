@@ -588,6 +588,18 @@ language sql immutable parallel safe as $$
                     + pg_catalog.make_interval(mins => coalesce(p_duration_minutes, 120))))
 $$;
 
+-- An integer setting ({"value": 2} or 2); anything else (a typo in the pub's app) is the default,
+-- never an error on every create.
+create or replace function public.tb_setting_int(p_key text, p_default integer)
+returns integer
+language sql stable security definer set search_path = public, pg_temp as $$
+  select coalesce(
+    (select case when jsonb_typeof(v) = 'number' then floor((v #>> '{}')::numeric)::integer end
+     from (select case when jsonb_typeof(value) = 'object' then value -> 'value' else value end
+           from public.system_settings where key = p_key) s(v)),
+    p_default)
+$$;
+
 -- Only bookings that can hold covers are in it (the rule's status test is a subset of this).
 create index if not exists idx_table_bookings_holding_span on public.table_bookings
   using gist (public.tb_booking_span(booking_date, booking_time, start_datetime, end_datetime,
@@ -616,5 +628,6 @@ select table_booking_service.service_role_only(array[
   'public.tb_hours_of',
   'public.tb_not_sunday_message',
   'public.tb_day_refusal_for',
-  'public.tb_day_slots_for'
+  'public.tb_day_slots_for',
+  'public.tb_setting_int'
 ]);

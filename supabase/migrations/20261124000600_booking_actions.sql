@@ -15,6 +15,36 @@ create table if not exists public.api_rate_counters (
 );
 alter table public.api_rate_counters enable row level security;
 
+create table if not exists public.table_booking_unpaid_holds (
+  booking_id uuid primary key references public.table_bookings (id) on delete cascade,
+  client text not null,
+  created_at timestamptz not null default now()
+);
+create index if not exists idx_table_booking_unpaid_holds_client
+  on public.table_booking_unpaid_holds (client);
+alter table public.table_booking_unpaid_holds enable row level security;
+grant select, insert, update, delete on table public.table_booking_unpaid_holds to service_role;
+
+-- Plain indexes on the pub's tables, made only where no index of the same definition exists.
+select table_booking_service.ensure_index('idx_table_bookings_unpaid_holds',
+  'public.table_bookings',
+  $ix$create index idx_table_bookings_unpaid_holds on public.table_bookings
+      (customer_id, hold_expires_at) where status = 'pending_payment'$ix$);
+
+insert into public.system_settings (key, value, description) values
+  ('sunday_lunch_unpaid_holds_per_phone', '{"value": 2}',
+   'Sunday lunch bookings one phone number may hold unpaid at once (staff exempt).'),
+  ('sunday_lunch_unpaid_holds_per_client', '{"value": 10}',
+   'Sunday lunch bookings one API key may hold unpaid at once (staff exempt).'),
+  ('sunday_lunch_unpaid_share_percent', '{"value": 50}',
+   'The share (%) of a slot''s covers that unpaid Sunday lunch holds may take (staff exempt).')
+on conflict (key) do nothing;
+
+select table_booking_service.ensure_index('idx_webhook_logs_type_processed_at',
+  'public.webhook_logs',
+  $ix$create index idx_webhook_logs_type_processed_at on public.webhook_logs
+      (webhook_type, processed_at)$ix$);
+
 -- Function bodies are checked when called, not when made: each function is defined once,
 -- in the file of its concern, in any order.
 set local check_function_bodies = off;
@@ -155,8 +185,9 @@ begin
 end
 $$;
 
--- items 1 and 3 above; the id and the reference are
--- drawn first.
+-- Create. The id and the reference are drawn first; unpaid holds are bounded (issue 14) and a
+-- key's hold recorded for the count per key; what the pub's schema requires is filled as its
+-- own RPC fills it; the SMS choice is recorded once the booking exists.
 create or replace function public.table_booking_create(p_request jsonb, p_now timestamptz)
 returns jsonb
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
@@ -186,6 +217,7 @@ declare
   v_deposit numeric(10, 2);
   v_hold timestamptz;
   v_response jsonb;
+  v_client text;
   -- What a replay needs besides the answer (app.services.tokens.seal).
   v_sealed jsonb := jsonb_build_object('manage_token_sealed',
                                        p_request ->> 'manage_token_sealed');
@@ -280,6 +312,13 @@ begin
 
   perform public.tb_claim_covers(array[v_date], v_date, v_time, v_start, v_duration, v_type,
                                  v_party, p_now, null, (cfg ->> 'capacity')::int);
+  -- Unpaid holds are bounded (after the claim, whose half-hour locks make the share exact).
+  if v_type = 'sunday_lunch' and p_request #>> '{actor,kind}' is distinct from 'staff' then
+    v_client := case when p_request #>> '{actor,kind}' = 'api_key'
+                     then 'api_key:' || (p_request #>> '{actor,id}') end;
+    perform public.tb_limit_unpaid_holds(v_client, v_customer, v_date, v_time, v_start,
+                                         v_duration, v_party, p_now, cfg);
+  end if;
 
   select * into v_policy from public.booking_policies where booking_type = v_type;
   if v_type = 'sunday_lunch' then
@@ -332,6 +371,9 @@ begin
     select coalesce(sum(price_at_booking * quantity), 0) into v_total
     from public.table_booking_items where booking_id = v_id;
     update public.table_bookings set total_amount = v_total where id = v_id;
+    if v_client is not null then
+      insert into public.table_booking_unpaid_holds (booking_id, client) values (v_id, v_client);
+    end if;
     insert into public.table_booking_payments (
       booking_id, payment_method, amount, currency, status, payment_metadata)
     values (v_id, 'paypal', v_deposit, 'GBP', 'pending', jsonb_build_object(
@@ -875,6 +917,95 @@ begin
 end
 $$;
 
+create or replace function public.tb_limit_unpaid_holds(
+  p_client text,
+  p_customer uuid,
+  p_date date,
+  p_time time,
+  p_start timestamptz,
+  p_duration_minutes integer,
+  p_party_size integer,
+  p_now timestamptz,
+  p_cfg jsonb
+) returns void
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_per_phone integer := public.tb_setting_int('sunday_lunch_unpaid_holds_per_phone', 2);
+  v_per_client integer := public.tb_setting_int('sunday_lunch_unpaid_holds_per_client', 10);
+  v_share integer := public.tb_setting_int('sunday_lunch_unpaid_share_percent', 50);
+  v_step integer := greatest((p_cfg ->> 'slot_interval_minutes')::int, 5);
+  v_held integer;
+  v_first_expiry timestamptz;
+  v_room integer;
+begin
+  perform pg_advisory_xact_lock(hashtextextended('table_bookings:unpaid:' || p_customer, 0));
+  select count(*), min(b.hold_expires_at) into v_held, v_first_expiry
+  from public.table_bookings b
+  where b.customer_id = p_customer and b.status = 'pending_payment'
+    and b.hold_expires_at > p_now;
+  if v_held >= v_per_phone then
+    raise exception using errcode = 'P0001', message = 'RATE_LIMIT_EXCEEDED',
+      detail = format('This phone number already has %s Sunday lunch %s waiting for the '
+                      'deposit. Please pay for %s first, or call us on %s.', v_held,
+                      case when v_held = 1 then 'booking' else 'bookings' end,
+                      case when v_held = 1 then 'it' else 'one of them' end, p_cfg ->> 'contact_phone'),
+      hint = jsonb_build_object('reason', 'UNPAID_HOLDS_PER_PHONE', 'limit', v_per_phone,
+                                'reset_at', v_first_expiry,
+                                'retry_after', ceil(extract(epoch from v_first_expiry - p_now))
+                               )::text;
+  end if;
+  if p_client is not null then
+    perform pg_advisory_xact_lock(hashtextextended('table_bookings:unpaid:' || p_client, 0));
+    select count(*), min(b.hold_expires_at) into v_held, v_first_expiry
+    from public.table_booking_unpaid_holds h
+    join public.table_bookings b on b.id = h.booking_id
+    where h.client = p_client and b.status = 'pending_payment' and b.hold_expires_at > p_now;
+    if v_held >= v_per_client then
+      raise exception using errcode = 'P0001', message = 'RATE_LIMIT_EXCEEDED',
+        detail = format('Too many Sunday lunch bookings are waiting for their deposit. Please '
+                        'try again in a few minutes, or call us on %s.', p_cfg ->> 'contact_phone'),
+        hint = jsonb_build_object('reason', 'UNPAID_HOLDS_PER_CLIENT', 'limit', v_per_client,
+                                  'reset_at', v_first_expiry,
+                                  'retry_after', ceil(extract(epoch from v_first_expiry - p_now))
+                                 )::text;
+    end if;
+  end if;
+  -- The share: every slot whose time overlaps this booking's keeps it, counted as the
+  -- capacity rule counts (each booking overlapping the slot's time holds its covers for all of
+  -- it). Unpaid creates of one day are decided one after the other (one lock per day, taken
+  -- after the claim's half-hour locks, so no two creates wait on each other in a cycle).
+  perform pg_advisory_xact_lock(hashtextextended('table_bookings:unpaid:day:' || p_date, 0));
+  select min(w.allowed - w.held) into v_room
+  from (
+    select floor(public.tb_slot_capacity(
+                   p_date, (s.at at time zone 'Europe/London')::time, 'sunday_lunch',
+                   (p_cfg ->> 'capacity')::int) * v_share / 100.0)::integer as allowed,
+           coalesce((
+             select sum(b.party_size)
+             from public.table_bookings b
+             where public.tb_booking_span(b.booking_date, b.booking_time, b.start_datetime,
+                                          b.end_datetime, b.duration_minutes)
+                   && public.tb_span(s.at, s.at + make_interval(mins => p_duration_minutes))
+               and b.status = 'pending_payment'
+               and b.booking_date - p_date between -1 and 1
+               and b.hold_expires_at > p_now), 0)::integer as held
+    from generate_series(
+      p_start - make_interval(mins => p_duration_minutes - v_step),
+      p_start + make_interval(mins => p_duration_minutes - v_step),
+      make_interval(mins => v_step)) as s(at)
+  ) w;
+  if v_room < p_party_size then
+    raise exception using errcode = 'P0001', message = 'NO_AVAILABILITY',
+      detail = format('Sorry, no more Sunday lunch tables can be held for payment at %s on %s. '
+                      'Please choose another time, or call us on %s.',
+                      to_char(p_time, 'HH24:MI'), public.tb_day_words(p_date),
+                      p_cfg ->> 'contact_phone'),
+      hint = jsonb_build_object('reason', 'UNPAID_HOLDS',
+                                'available_capacity', greatest(v_room, 0))::text;
+  end if;
+end
+$$;
+
 -- Every function of this file: executable by service_role only.
 select table_booking_service.service_role_only(array[
   'public.tb_audit',
@@ -889,5 +1020,6 @@ select table_booking_service.service_role_only(array[
   'public.table_booking_set_status',
   'public.table_booking_create_for_key',
   'public.tb_record_sms_consent',
-  'public.tb_booking_written'
+  'public.tb_booking_written',
+  'public.tb_limit_unpaid_holds'
 ]);

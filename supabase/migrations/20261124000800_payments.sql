@@ -384,6 +384,32 @@ begin
 end
 $$;
 
+-- A refused delivery from p_client: 'limited' past p_limit this minute (nothing written),
+-- 'logged' for the first p_log_limit (a row without the body), else 'unlogged'.
+create or replace function public.paypal_webhook_refused(
+  p_client text, p_status text, p_headers jsonb, p_error text, p_body_bytes integer,
+  p_log_limit integer, p_limit integer, p_now timestamptz
+) returns text
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_rate record;
+begin
+  select * into v_rate from public.tb_rate_hit(
+    'paypal_webhook_refused:' || coalesce(p_client, 'unknown'), p_limit, 60, p_now);
+  if not v_rate.allowed then
+    return 'limited';
+  end if;
+  if v_rate.hit_limit - v_rate.remaining > p_log_limit then
+    return 'unlogged';
+  end if;
+  insert into public.webhook_logs (webhook_type, status, headers, body, params, error_message)
+  values ('paypal', p_status, p_headers, null,
+          jsonb_build_object('body_bytes', p_body_bytes, 'client_ip', p_client),
+          left(p_error, 500));
+  return 'logged';
+end
+$$;
+
 -- Every function of this file: executable by service_role only.
 select table_booking_service.service_role_only(array[
   'public.table_booking_payment_target',
@@ -397,5 +423,6 @@ select table_booking_service.service_role_only(array[
   'public.paypal_webhook_claim',
   'public.paypal_webhook_release',
   'public.table_booking_expire_holds',
-  'public.table_booking_refund_failed'
+  'public.table_booking_refund_failed',
+  'public.paypal_webhook_refused'
 ]);

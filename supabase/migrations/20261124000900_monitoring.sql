@@ -42,8 +42,7 @@ language sql volatile security definer set search_path = public, pg_temp as $$
   select count(*)::integer from added
 $$;
 
--- the old counter rows go too (the count returned is still
--- that of the request rows, as the cron reports it).
+-- PayPal's webhook log is pruned too (item 3).
 create or replace function public.table_booking_request_stats_prune(p_now timestamptz)
 returns integer
 language sql volatile security definer set search_path = public, pg_temp as $$
@@ -52,6 +51,13 @@ language sql volatile security definer set search_path = public, pg_temp as $$
     returning 1),
   counters as (
     delete from public.api_rate_counters where window_start < p_now - interval '1 day'
+    returning 1),
+  webhooks as (
+    delete from public.webhook_logs
+    where webhook_type = 'paypal'
+      and (processed_at < p_now - interval '30 days'
+           or (status in ('signature_failed', 'configuration_error')
+               and processed_at < p_now - interval '7 days'))
     returning 1)
   select count(*)::integer from gone
 $$;
