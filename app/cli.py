@@ -131,7 +131,7 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> int:
         if settings.database_mode is DatabaseMode.supabase:
             raise AppError(
                 "Migrations need a direct connection: set DATABASE_URL to the project's "
-                "Postgres URL (session mode, port 5432), or run `supabase db push`."
+                "Postgres URL (session mode, port 5432)."
             )
         if settings.database_mode is DatabaseMode.embedded:
             async with embedded_dsn(settings) as dsn:

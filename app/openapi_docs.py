@@ -1393,8 +1393,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "response; it is sent to PayPal in the background). The guest is told by text and "
         "email. A guest cannot cancel once the booking has started. The body is optional "
         "(`reason`); `refund_amount` overrides the policy's refund and is for staff with the "
-        "cancel permission only. Not idempotent as such: a second cancel is 409 "
-        "`BOOKING_NOT_MODIFIABLE`, which a retry can treat as done."
+        "pub's `table_bookings:refund` permission only. Not idempotent as such: a second "
+        "cancel is 409 `BOOKING_NOT_MODIFIABLE`, which a retry can treat as done."
         + acting_auth("manage:table_bookings", "cancel", guest=True),
         security=GUEST_KEY_OR_STAFF,
         parameters={
@@ -1483,11 +1483,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 ("the key lacks `manage:table_bookings`", lacks_scope("manage:table_bookings")),
                 ("the staff role lacks `table_bookings:cancel`", role_lacks("cancel")),
                 (
-                    "`refund_amount` sent by a guest or a key",
+                    "`refund_amount` sent by a guest, a key or staff without "
+                    "`table_bookings:refund`",
                     error(
                         "FORBIDDEN",
-                        "Only staff with the cancel permission may set the refund.",
-                        {"field": "refund_amount"},
+                        "Only staff with the refund permission (table_bookings:refund) may set "
+                        "the refund.",
+                        {"field": "refund_amount", "required": "table_bookings:refund"},
                     ),
                 ),
             ),

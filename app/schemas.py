@@ -233,7 +233,7 @@ class CancelBookingRequest(Strict):
         ge=0,
         max_digits=8,
         decimal_places=2,
-        description="Staff with the cancel permission only: refund this instead of the policy's.",
+        description="Staff with the refund permission only: refund this instead of the policy's.",
     )
 
 

@@ -237,7 +237,7 @@ insert into public.table_bookings (
   booking_reference, customer_id, booking_date, booking_time, party_size, booking_type, status,
   duration_minutes, source, created_at, updated_at, confirmed_at, cancelled_at,
   cancellation_reason, completed_at, no_show_at, start_datetime, end_datetime, payment_status,
-  deposit_amount, reminder_sent, policy_override)
+  deposit_amount, reminder_sent, policy_override, committed_party_size)
 select 'TB-' || upper(lpad(to_hex(c.i), 8, '0')), c.customer_id, c.day, c.slot_time, c.party,
        (case when c.sunday_lunch then 'sunday_lunch' else 'regular' end)::public.table_booking_type,
        c.status, cfg.duration,
@@ -251,7 +251,7 @@ select 'TB-' || upper(lpad(to_hex(c.i), 8, '0')), c.customer_id, c.day, c.slot_t
        c.start_at, c.start_at + make_interval(mins => cfg.duration),
        (case when c.sunday_lunch then 'completed' end)::public.payment_status,
        case when c.sunday_lunch then 5.00 * c.party end,
-       c.day < $1::date, false
+       c.day < $1::date, false, c.party
 from c, cfg
 """
 

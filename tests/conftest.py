@@ -35,6 +35,13 @@ from app.main import create_app
 from app.services.staff_auth import mint_staff_token
 
 TEMPLATE_DB = "anchor_test_template"
+#: The pub's own database (tests/fixtures/pub-database) with our migrations applied.
+PUB_TEMPLATE_DB = "anchor_test_pub_template"
+#: The pub's database as its app left it, without our migrations.
+PUB_BARE_TEMPLATE_DB = "anchor_test_pub_bare_template"
+PUB_FIXTURE_DIR = Path(__file__).resolve().parent / "fixtures" / "pub-database"
+#: What the fixture's preamble sets on the loading database (not copied by CREATE DATABASE).
+PUB_SEARCH_PATH = '"$user", public, extensions'
 _counter = itertools.count()
 
 
@@ -59,15 +66,19 @@ def pg_admin_dsn() -> Iterator[str]:
             server.stop()
 
 
-@pytest.fixture(scope="session")
-async def template_dsn(pg_admin_dsn: str) -> str:
-    admin = await asyncpg.connect(pg_admin_dsn)
+async def _fresh_database(admin_dsn: str, name: str) -> str:
+    admin = await asyncpg.connect(admin_dsn)
     try:
-        await admin.execute(f'drop database if exists "{TEMPLATE_DB}" with (force)')
-        await admin.execute(f'create database "{TEMPLATE_DB}"')
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+        await admin.execute(f'create database "{name}"')
     finally:
         await admin.close()
-    dsn = with_database(pg_admin_dsn, TEMPLATE_DB)
+    return with_database(admin_dsn, name)
+
+
+@pytest.fixture(scope="session")
+async def template_dsn(pg_admin_dsn: str) -> str:
+    dsn = await _fresh_database(pg_admin_dsn, TEMPLATE_DB)
     conn = await asyncpg.connect(dsn)
     try:
         await migrations.apply_pending(conn)
@@ -78,23 +89,94 @@ async def template_dsn(pg_admin_dsn: str) -> str:
     return dsn
 
 
-@pytest.fixture
-async def database_url(pg_admin_dsn: str, template_dsn: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for one test."""
-    name = f"anchor_test_{os.getpid()}_{next(_counter)}"
-    admin = await asyncpg.connect(pg_admin_dsn)
+async def load_pub_database(dsn: str) -> None:
+    """The pub's schema and rows (tests/fixtures/pub-database) into the empty database at dsn."""
+    conn = await asyncpg.connect(dsn)
     try:
-        await admin.execute(f'create database "{name}" template "{TEMPLATE_DB}"')
+        for name in ("schema.sql", "data.sql"):
+            sql = (PUB_FIXTURE_DIR / name).read_text(encoding="utf-8")
+            async with conn.transaction():
+                await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+class PubTemplates:
+    """The pub's database as two templates, each made the first time a test asks for it: bare
+    (as the pub's own migrations leave it) and migrated (plus ours; no demo data: the pub's own
+    hours, menu and booking policies are used)."""
+
+    def __init__(self, admin_dsn: str) -> None:
+        self.admin_dsn = admin_dsn
+        self._made: set[str] = set()
+
+    async def bare(self) -> str:
+        if PUB_BARE_TEMPLATE_DB not in self._made:
+            await load_pub_database(await _fresh_database(self.admin_dsn, PUB_BARE_TEMPLATE_DB))
+            self._made.add(PUB_BARE_TEMPLATE_DB)
+        return PUB_BARE_TEMPLATE_DB
+
+    async def migrated(self) -> str:
+        if PUB_TEMPLATE_DB not in self._made:
+            dsn = await copy_database(self.admin_dsn, await self.bare(), PUB_TEMPLATE_DB)
+            conn = await asyncpg.connect(dsn)
+            try:
+                await migrations.apply_pending(conn)
+            finally:
+                await conn.close()
+            self._made.add(PUB_TEMPLATE_DB)
+        return PUB_TEMPLATE_DB
+
+
+@pytest.fixture(scope="session")
+def pub_templates(pg_admin_dsn: str) -> PubTemplates:
+    return PubTemplates(pg_admin_dsn)
+
+
+async def copy_database(admin_dsn: str, template: str, name: str) -> str:
+    """A copy of ``template``, with the database setting the pub's schema relies on."""
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+        await admin.execute(f'create database "{name}" template "{template}"')
+        if template in (PUB_TEMPLATE_DB, PUB_BARE_TEMPLATE_DB):
+            await admin.execute(f'alter database "{name}" set search_path = {PUB_SEARCH_PATH}')
     finally:
         await admin.close()
+    return with_database(admin_dsn, name)
+
+
+async def drop_database(admin_dsn: str, name: str) -> None:
+    admin = await asyncpg.connect(admin_dsn)
     try:
-        yield with_database(pg_admin_dsn, name)
+        await admin.execute(f'drop database if exists "{name}" with (force)')
     finally:
-        admin = await asyncpg.connect(pg_admin_dsn)
-        try:
-            await admin.execute(f'drop database if exists "{name}" with (force)')
-        finally:
-            await admin.close()
+        await admin.close()
+
+
+@pytest.fixture
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """Which database a test runs on: ``fresh`` (our migrations and the demo data) unless the test
+    is parametrised with ``@pytest.mark.parametrize("database_kind", ["fresh", "pub"],
+    indirect=True)``; ``pub`` is the pub's own database (tests/fixtures/pub-database) plus our
+    migrations."""
+    kind: str = getattr(request, "param", "fresh")
+    assert kind in ("fresh", "pub"), kind
+    return kind
+
+
+@pytest.fixture
+async def database_url(
+    pg_admin_dsn: str, database_kind: str, template_dsn: str, pub_templates: PubTemplates
+) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test (a copy of the kind's template)."""
+    template = await pub_templates.migrated() if database_kind == "pub" else TEMPLATE_DB
+    name = f"anchor_test_{os.getpid()}_{next(_counter)}"
+    dsn = await copy_database(pg_admin_dsn, template, name)
+    try:
+        yield dsn
+    finally:
+        await drop_database(pg_admin_dsn, name)
 
 
 @pytest.fixture

@@ -129,19 +129,19 @@ class TestPhoneNumbers:
         assert await conn.fetchval("select sms_opt_in from customers") is False
         assert (await client.get("/api/cron/process-jobs", headers=CRON)).status_code == 200
         types = [r["type"] for r in await conn.fetch("select type from jobs")]
-        assert "send_sms" not in types
-        assert "send_email" in types
+        assert "table_booking_sms" not in types
+        assert "table_booking_email" in types
 
     @pytest.mark.parametrize("mobile", ["+441753682707", "+447012345678", "+881612345678"])
     def test_a_text_is_planned_only_for_a_mobile(self, mobile: str) -> None:
         jobs = plan_messages("created", "default", context(mobile=mobile), staff=STAFF, now=NOW)
-        assert [j for j in jobs if j["type"] == "send_sms"] == []
-        assert [j for j in jobs if j["type"] == "send_email"]
+        assert [j for j in jobs if j["type"] == "table_booking_sms"] == []
+        assert [j for j in jobs if j["type"] == "table_booking_email"]
 
     @pytest.mark.parametrize("mobile", ["+447700900123", "+447911123456", "+12025550123"])
     def test_mobiles_and_the_drama_range_are_texted(self, mobile: str) -> None:
         jobs = plan_messages("created", "default", context(mobile=mobile), staff=STAFF, now=NOW)
-        assert [j["payload"]["to"] for j in jobs if j["type"] == "send_sms"] == [mobile]
+        assert [j["payload"]["to"] for j in jobs if j["type"] == "table_booking_sms"] == [mobile]
 
 
 # 3. Unpaid Sunday lunch holds -----------------------------------------------------------------

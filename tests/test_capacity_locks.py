@@ -122,8 +122,8 @@ class TestWithoutStartOrDuration:
         # 48 covers at 20:00, made by the pub's app without a start instant or duration.
         await conn.execute(
             "insert into table_bookings (booking_reference, booking_date, booking_time,"
-            " party_size, booking_type, status, duration_minutes)"
-            " values ('TB-LOCK01', $1, '20:00', 48, 'regular', 'confirmed', null)",
+            " party_size, committed_party_size, booking_type, status, duration_minutes)"
+            " values ('TB-LOCK01', $1, '20:00', 48, 48, 'regular', 'confirmed', null)",
             DAY,
         )
         # 19:00 to 21:00 overlaps it: 2 covers are free, not 3; 17:00 to 19:00 does not.

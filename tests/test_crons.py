@@ -231,7 +231,7 @@ class TestRegularReminder:
         await cron(client, PROCESS_JOBS)
 
         rows = await conn.fetch(
-            "select payload from jobs where type = 'send_email' and payload ->> 'to' = $1"
+            "select payload from jobs where type = 'table_booking_email' and payload ->> 'to' = $1"
             " order by created_at",
             GUEST_EMAIL,
         )

@@ -80,9 +80,9 @@ class Seed:
         start = start or self.now + timedelta(days=3)
         return await self.conn.fetchval(
             "insert into table_bookings (customer_id, booking_date, booking_time, party_size,"
-            " booking_type, status, start_datetime, end_datetime) values ($1,"
+            " committed_party_size, booking_type, status, start_datetime, end_datetime) values ($1,"
             " ($2 at time zone 'Europe/London')::date, ($2 at time zone 'Europe/London')::time,"
-            " 2, 'regular', $3, $2, $2 + interval '2 hours') returning id",
+            " 2, 2, 'regular', $3, $2, $2 + interval '2 hours') returning id",
             await self.customer(),
             start,
             status,
@@ -429,7 +429,7 @@ class TestAlerts:
             f"alert:sms_delivery:{PERIOD}",
         ]
         jobs = await conn.fetch(
-            "select payload from jobs where type = 'send_email'"
+            "select payload from jobs where type = 'table_booking_email'"
             " and payload ->> 'unique_key' like 'alert:%'"
         )
         assert len(jobs) == 3

@@ -593,7 +593,8 @@ class TestHostileStrings:
         emails = [
             json.loads(r["payload"])
             for r in await conn.fetch(
-                "select payload from jobs where type = 'send_email' order by created_at, id"
+                "select payload from jobs where type = 'table_booking_email'"
+                " order by created_at, id"
             )
         ]
         staff = [e for e in emails if e["metadata"]["template_key"].startswith("staff_")]
@@ -685,7 +686,9 @@ class TestTwilioFailing:
         sent = Counter(to for to, status in calls if status == 201)
         assert sent == Counter({phone: 1 for phone in phones})  # each text once, none twice
         assert len(calls) == 50  # 30 failed attempts, each retried once, and nothing more
-        jobs = await conn.fetch("select status, attempts from jobs where type = 'send_sms'")
+        jobs = await conn.fetch(
+            "select status, attempts from jobs where type = 'table_booking_sms'"
+        )
         assert len(jobs) == 20
         assert {j["status"] for j in jobs} == {"completed"}
         assert sum(j["attempts"] for j in jobs) == 50

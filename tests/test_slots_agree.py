@@ -54,8 +54,9 @@ order by s.st
 
 INSERT_BOOKING_SQL = """
 insert into table_bookings (booking_reference, booking_date, booking_time, party_size, booking_type,
-                            status, hold_expires_at, duration_minutes, start_datetime, end_datetime)
-values ($1, $2, $3, $4, $5::table_booking_type, $6::table_booking_status, $7, $8, $9, $10)
+                            status, hold_expires_at, duration_minutes, start_datetime, end_datetime,
+                            committed_party_size)
+values ($1, $2, $3, $4, $5::table_booking_type, $6::table_booking_status, $7, $8, $9, $10, $4)
 """
 
 PICKER_SQL = """
@@ -202,7 +203,8 @@ async def test_the_picker_sees_bookings_at_all(conn: asyncpg.Connection) -> None
     day = DAYS[0]
     await conn.execute(
         "insert into table_bookings (booking_reference, booking_date, booking_time, party_size,"
-        " booking_type, status) values ('TB-AGREEX', $1, '19:00', 6, 'regular', 'confirmed')",
+        " committed_party_size, booking_type, status)"
+        " values ('TB-AGREEX', $1, '19:00', 6, 6, 'regular', 'confirmed')",
         day,
     )
     now = datetime(2026, 11, 24, 10, tzinfo=UTC)

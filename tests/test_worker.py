@@ -147,7 +147,7 @@ def sms_job(rows: list[dict[str, Any]], template: str | None = None) -> dict[str
     found = [
         j
         for j in rows
-        if j["type"] == "send_sms"
+        if j["type"] == "table_booking_sms"
         and (template is None or j["payload"]["metadata"]["template_key"] == template)
     ]
     assert len(found) == 1, found
@@ -290,7 +290,7 @@ class TestOutboxMode:
         assert sms["payload"]["customer_id"] == customer_id
         assert sms["payload"]["metadata"]["template_key"] == "booking_confirmation_regular"
         assert sms["payload"]["metadata"]["table_booking_id"] == booking_id
-        emails = [j for j in all_jobs if j["type"] == "send_email"]
+        emails = [j for j in all_jobs if j["type"] == "table_booking_email"]
         assert sorted(j["payload"]["to"] for j in emails) == sorted([GUEST_EMAIL, MANAGER])
         for job in emails:
             assert job["payload"]["metadata"]["table_booking_id"] == booking_id
@@ -348,7 +348,9 @@ class TestOutboxMode:
     ) -> None:
         made = await create_booking(client, key, with_email(regular_body()))
         await run_worker(client)
-        [guest] = [j for j in await jobs(conn, "send_email") if j["payload"]["to"] == GUEST_EMAIL]
+        [guest] = [
+            j for j in await jobs(conn, "table_booking_email") if j["payload"]["to"] == GUEST_EMAIL
+        ]
         payload = guest["payload"]
         assert made["booking_reference"] in payload["text"]
         assert made["booking_reference"] in payload["html"]
@@ -396,7 +398,7 @@ class TestOutboxMode:
             assert response.status_code == 201
         assert len(await jobs(conn)) == 1
         await run_worker(client)
-        assert len(await jobs(conn, "send_sms")) == 1
+        assert len(await jobs(conn, "table_booking_sms")) == 1
 
     async def test_a_template_that_cannot_be_rendered_fails_the_job_and_is_audited(
         self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
@@ -696,7 +698,7 @@ class TestProviders:
         assert report["retrying"] == 2
         assert report["sent"] == 1  # the text still went
 
-        emails = await jobs(conn, "send_email")
+        emails = await jobs(conn, "table_booking_email")
         assert len(emails) == 2
         for job in emails:
             assert (job["status"], job["attempts"]) == ("pending", 1)
@@ -708,7 +710,7 @@ class TestProviders:
         providers.sendmail.respond(202)
         await make_due(conn)
         await run_worker(live)
-        assert {j["status"] for j in await jobs(conn, "send_email")} == {"completed"}
+        assert {j["status"] for j in await jobs(conn, "table_booking_email")} == {"completed"}
         assert providers.sendmail.call_count == 4
 
     async def test_a_sub_second_retry_after_still_backs_off(
@@ -730,7 +732,7 @@ class TestProviders:
         )
         await create_booking(live, key, with_email(regular_body()))
         await run_worker(live)
-        emails = await jobs(conn, "send_email")
+        emails = await jobs(conn, "table_booking_email")
         assert [(j["status"], j["attempts"]) for j in emails] == [("pending", 1)] * 2
         # The mailer's own single short wait: two requests per email, not eight.
         assert providers.sendmail.call_count == 4
@@ -747,7 +749,7 @@ class TestProviders:
         )
         made = await create_booking(live, key, with_email(regular_body()))
         await run_worker(live)
-        emails = await jobs(conn, "send_email")
+        emails = await jobs(conn, "table_booking_email")
         assert {(j["status"], j["attempts"]) for j in emails} == {("failed", 1)}
         failures = await audits(conn, "message.failed")
         assert len(failures) == 2
@@ -925,7 +927,9 @@ class TestOptOut:
         assert sms["result"] == {"skipped": "opted_out", "fallback": "email"}
         assert await conn.fetchval("select count(*) from messages") == 0
         # The confirmation email already exists, so the fallback queues nothing more.
-        guest = [j for j in await jobs(conn, "send_email") if j["payload"]["to"] == GUEST_EMAIL]
+        guest = [
+            j for j in await jobs(conn, "table_booking_email") if j["payload"]["to"] == GUEST_EMAIL
+        ]
         assert len(guest) == 1
         assert [r["channel"] for r in await outbox(conn) if r["recipient"] == GUEST_EMAIL] == [
             "email"
@@ -957,7 +961,7 @@ class TestOptOut:
         assert review["result"] == {"skipped": "opted_out", "fallback": "email"}
         [fallback] = [
             j
-            for j in await jobs(conn, "send_email")
+            for j in await jobs(conn, "table_booking_email")
             if j["payload"]["metadata"].get("template_key") == "review_request"
         ]
         assert fallback["status"] == "completed"
@@ -1000,7 +1004,7 @@ async def queue_texts(conn: asyncpg.Connection, booking_id: str, count: int) -> 
     sends = [
         {
             "unique_key": k,
-            "type": "send_sms",
+            "type": "table_booking_sms",
             "table_booking_id": booking_id,
             "payload": {
                 "to": MOBILE,
@@ -1046,7 +1050,7 @@ class TestOverlappingRuns:
         await conn.execute(
             "insert into jobs (type, payload, priority, max_attempts)"
             " select type, payload, priority, max_attempts from jobs"
-            " where type = 'send_sms' and payload ->> 'unique_key' = any($1::text[])",
+            " where type = 'table_booking_sms' and payload ->> 'unique_key' = any($1::text[])",
             keys[:3],
         )
 
@@ -1061,7 +1065,7 @@ class TestOverlappingRuns:
         rows = await conn.fetch("select body from messages")
         assert len(rows) == 28
         assert len({r["body"] for r in rows}) == 28
-        assert {j["status"] for j in await jobs(conn, "send_sms")} == {"completed"}
+        assert {j["status"] for j in await jobs(conn, "table_booking_sms")} == {"completed"}
 
     async def test_a_run_that_takes_over_an_expired_lease_mid_send_sends_nothing_twice(
         self,
@@ -1097,7 +1101,7 @@ class TestOverlappingRuns:
         assert await conn.fetchval("select count(*) from messages") == 3
         # The text that was in flight when its lease was taken over is handed back for later,
         # not marked sent by the run that could not know; once due, it completes unsent.
-        assert sorted(j["status"] for j in await jobs(conn, "send_sms")) == [
+        assert sorted(j["status"] for j in await jobs(conn, "table_booking_sms")) == [
             "completed",
             "completed",
             "pending",
@@ -1106,7 +1110,7 @@ class TestOverlappingRuns:
             "update jobs set scheduled_for = now() - interval '1 second' where status = 'pending'"
         )
         await run_worker(live)
-        assert {j["status"] for j in await jobs(conn, "send_sms")} == {"completed"}
+        assert {j["status"] for j in await jobs(conn, "table_booking_sms")} == {"completed"}
         assert providers.twilio.call_count == 3
         assert await conn.fetchval("select count(*) from messages") == 3
 
@@ -1201,16 +1205,20 @@ class TestSundayLunch:
         )
         assert made["status"] == "pending_payment"
         await run_worker(client)
-        assert await jobs(conn, "send_sms") == []
+        assert await jobs(conn, "table_booking_sms") == []
         assert await conn.fetchval("select count(*) from messages") == 0
         [alert] = await outbox(conn)
         assert (alert["channel"], alert["recipient"]) == ("email", MANAGER)
         assert alert["subject"].startswith("New Sunday lunch (deposit due)")
         assert "ALLERGIES" in alert["subject"]
 
-        # The payment step confirms it.
+        # The payment step confirms it, as each writer of ours does: the update, then the hook
+        # that queues what follows from it (no trigger on the pub's table does).
         await conn.execute(
-            "update table_bookings set status = 'confirmed' where id = $1::uuid",
+            "with before as (select t from table_bookings t where id = $1::uuid),"
+            " after as (update table_bookings t set status = 'confirmed' where id = $1::uuid"
+            " returning t)"
+            " select tb_booking_written((select t from before), (select t from after))",
             made["booking_id"],
         )
         await run_worker(client)
@@ -1370,7 +1378,7 @@ class TestChanges:
         for record in guest:
             assert "19:30" in record["body"] and "19:00" not in record["body"], record["body"]
         superseded = [j for j in await jobs(conn) if j["status"] == "cancelled"]
-        assert {j["type"] for j in superseded} == {"send_sms", "send_email"}
+        assert {j["type"] for j in superseded} == {"table_booking_sms", "table_booking_email"}
         assert all(j["result"] == {"skipped": "superseded"} for j in superseded)
         # The staff still hear of both.
         staff = {r["template_key"] for r in await outbox(conn) if r["recipient"] == MANAGER}
@@ -1400,7 +1408,7 @@ class TestChanges:
         assert "19:00" in texts[0]
         assert texts[1].startswith("Hi Ann, your table for 4 at The Anchor on Friday 27 November")
         assert "at 19:30 is confirmed" in texts[1]
-        [old] = [j for j in await jobs(conn, "send_sms") if j["status"] == "cancelled"]
+        [old] = [j for j in await jobs(conn, "table_booking_sms") if j["status"] == "cancelled"]
         assert old["result"] == {"skipped": "superseded"}
         # The email had gone with the old time, so by email the guest gets the update.
         subjects = [str(m["Subject"]) for m in providers.mails() if m["To"] == GUEST_EMAIL]

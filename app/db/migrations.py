@@ -1,8 +1,10 @@
 """Apply ``supabase/migrations/*.sql`` in filename order and record them.
 
-Applied versions are recorded in ``supabase_migrations.schema_migrations``, the table the
-Supabase CLI uses, so ``python -m app.cli migrate`` and ``supabase db push`` agree on what a
-project already has. Every file is also written to be safe to apply twice.
+Applied versions are recorded in ``table_booking_service.schema_migrations``, this service's
+own history table: on the pub's Supabase project the pub's migrations are recorded in
+``supabase_migrations.schema_migrations`` by the Supabase CLI, and each side's tooling must see
+only its own versions (a version the CLI does not find in the pub's own folder stops its
+``supabase db push``). Every file is also written to be safe to apply twice.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ SEED_FILE = SUPABASE_DIR / "seed.sql"
 # Serialises concurrent migrators (two instances starting at once) on one database.
 _MIGRATION_LOCK_KEY = 0x7AB1E_B00C
 
-_TRACKING_SQL = """
-create schema if not exists supabase_migrations;
-create table if not exists supabase_migrations.schema_migrations (
+#: This service's history table (never the Supabase CLI's ``supabase_migrations``).
+HISTORY_TABLE = "table_booking_service.schema_migrations"
+
+_TRACKING_SQL = f"""
+create schema if not exists table_booking_service;
+revoke all on schema table_booking_service from public;
+create table if not exists {HISTORY_TABLE} (
     version text primary key,
-    statements text[],
-    name text
+    name text not null,
+    applied_at timestamptz not null default now()
 );
 """
 
@@ -58,7 +64,7 @@ async def apply_pending(conn: asyncpg.Connection, directory: Path = MIGRATIONS_D
     await conn.execute("select pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
     try:
         await conn.execute(_TRACKING_SQL)
-        rows = await conn.fetch("select version from supabase_migrations.schema_migrations")
+        rows = await conn.fetch(f"select version from {HISTORY_TABLE}")  # noqa: S608
         done = {r["version"] for r in rows}
         applied = []
         for migration in discover(directory):
@@ -68,11 +74,9 @@ async def apply_pending(conn: asyncpg.Connection, directory: Path = MIGRATIONS_D
             async with conn.transaction():
                 await conn.execute(sql)
                 await conn.execute(
-                    "insert into supabase_migrations.schema_migrations (version, name, statements)"
-                    " values ($1, $2, $3)",
+                    f"insert into {HISTORY_TABLE} (version, name) values ($1, $2)",  # noqa: S608
                     migration.version,
                     migration.name,
-                    [sql],
                 )
             logger.info("db.migration_applied version=%s", migration.path.name)
             applied.append(migration.version)

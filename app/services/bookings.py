@@ -368,10 +368,13 @@ async def cancel_booking(
     now: datetime,
     refund_amount: Decimal | None = None,
 ) -> dict[str, Any]:
-    if refund_amount is not None and not actor.is_staff:
+    if refund_amount is not None and not (
+        actor.is_staff
+        and await db.rpc("staff_has_permission", {"p_user_id": actor.id, "p_action": "refund"})
+    ):
         raise Forbidden(
-            "Only staff with the cancel permission may set the refund.",
-            details={"field": "refund_amount"},
+            "Only staff with the refund permission (table_bookings:refund) may set the refund.",
+            details={"field": "refund_amount", "required": "table_bookings:refund"},
         )
     try:
         result: dict[str, Any] = await db.rpc(

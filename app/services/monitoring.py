@@ -270,7 +270,7 @@ _TITLES = {
 
 
 def alert_email(alert: Alert, *, to: str, now: datetime) -> dict[str, Any]:
-    """The email payload ``send_email`` jobs carry."""
+    """The email payload ``table_booking_email`` jobs carry."""
     title, rule = _TITLES[alert.condition]
     local = now.astimezone(LONDON)
     when = f"{local:%H:%M} on {local:%A} {local.day} {local:%B %Y} (London time)"
@@ -322,7 +322,7 @@ async def run(
                     "p_jobs": [
                         {
                             "unique_key": alert.key,
-                            "type": "send_email",
+                            "type": "table_booking_email",
                             "table_booking_id": None,
                             "payload": alert_email(alert, to=manager_email, now=now),
                         }

@@ -1,9 +1,10 @@
 """Which messages a booking event sends, written out: pure functions, no I/O.
 
 An event (``created``, ``confirmed``, ``updated``, ``cancelled``, ``reminder``, ``review``)
-becomes ``send_sms`` and ``send_email`` jobs in the shared queue format. Each has a unique key
-(booking, template, channel, stage), so however often an event is processed, a message is
-queued once.
+becomes ``table_booking_sms`` and ``table_booking_email`` jobs in the shared queue: job types of
+this service's own (the pub's app has its own ``send_sms`` jobs in the same table, for its own
+worker). Each has a unique key (booking, template, channel, stage), so however often an event
+is processed, a message is queued once.
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ def plan_messages(
         jobs.append(
             {
                 "unique_key": key(chosen, channel),
-                "type": f"send_{channel}",
+                "type": f"table_booking_{channel}",
                 "table_booking_id": booking_id,
                 "payload": payload,
             }
@@ -243,7 +244,7 @@ def plan_messages(
             jobs.append(
                 {
                     "unique_key": key(f"staff_{event}", "email", recipient),
-                    "type": "send_email",
+                    "type": "table_booking_email",
                     "table_booking_id": booking_id,
                     "payload": staff_alert(event, ctx, recipient=recipient, stage=stage),
                 }

@@ -120,12 +120,19 @@ async def _process_one(
     try:
         if kind == "table_booking_notify":
             await _expand(db, job, senders=senders, now=now, report=report)
-        elif kind == "send_sms":
+        elif kind == "table_booking_sms":
             await _send_sms(db, job, senders=senders, now=now, report=report)
-        elif kind == "send_email":
+        elif kind == "table_booking_email":
             await _send_email(db, job, senders=senders, report=report)
         elif kind == "table_booking_refund":
             await _refund(db, job, senders=senders, now=now, report=report)
+        else:
+            # Claimed by type, so never another app's job; a type of ours this code lacks.
+            await _fail(db, job, f"unknown job type {kind!r}", retry=False, report=report)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A payload this worker cannot read fails with the reason, never stays 'processing'.
+        logger.error("worker.unreadable_job job=%s type=%s error=%r", job["id"], kind, exc)
+        await _fail(db, job, f"unreadable payload: {exc!r}", retry=False, report=report)
     except AppError as exc:
         # The database refused or went away mid-job: try the job again later.
         logger.warning("worker.job_error job=%s type=%s error=%s", job["id"], kind, exc.code)
@@ -209,7 +216,7 @@ async def _kitchen_prep(db: Database, day: str, staff: StaffAddresses) -> list[d
     return [
         {
             "unique_key": f"kitchen_prep:{day}:email:{staff.kitchen}",
-            "type": "send_email",
+            "type": "table_booking_email",
             "table_booking_id": None,
             "payload": notifications.kitchen_prep_email(prep, recipient=staff.kitchen),
         }
@@ -273,7 +280,7 @@ async def _send_sms(
                     "p_jobs": [
                         {
                             "unique_key": base,
-                            "type": "send_email",
+                            "type": "table_booking_email",
                             "table_booking_id": metadata.get("table_booking_id"),
                             "payload": email,
                         }

@@ -1,8 +1,19 @@
 -- The table-booking schema (existing-schema.md section 2), plus the columns this service needs.
 --
--- Safe on the pub's real project and on a new database alike: types and tables are created only
--- where missing, columns added with "if not exists", constraints, triggers and policies only when
--- no object of that name exists, and functions the real project already has are never replaced.
+-- On the pub's real project every table here exists (the pub's 2026 shape) and this file only adds
+-- this service's own nullable or defaulted columns and plain indexes (see README, "Deploying onto
+-- the pub's Supabase project"). Where a table is missing it is made as a stand-in in the pub's
+-- shape, and only then does it get the pub's triggers, policies and permissions, copied from the
+-- pub's schema (table_booking_service.stand_ins; 20261124000100_pub_stand_ins.sql).
+
+insert into table_booking_service.stand_ins (relation)
+select t from unnest(array[
+  'table_bookings', 'table_booking_items', 'table_booking_payments', 'booking_policies',
+  'booking_time_slots', 'table_booking_sms_templates', 'table_booking_reminder_history',
+  'table_booking_modifications'
+]) t
+where to_regclass('public.' || t) is null
+on conflict do nothing;
 
 -- Enums ---------------------------------------------------------------------------------------
 do $$
@@ -51,7 +62,21 @@ create table if not exists public.table_bookings (
   cancelled_at timestamptz,
   cancellation_reason text,
   completed_at timestamptz,
-  no_show_at timestamptz
+  no_show_at timestamptz,
+  -- The pub's 2026 columns that every writer must fill or that have defaults (pub-engine-2026.md
+  -- 7.6): committed_party_size has no default, as on the pub's project.
+  committed_party_size integer not null,
+  booking_purpose text not null default 'food'
+    constraint table_bookings_booking_purpose_check check (booking_purpose in ('food', 'drinks')),
+  is_venue_event boolean not null default false,
+  deposit_waived boolean not null default false,
+  high_chair_count integer not null default 0
+    constraint table_bookings_high_chair_count_check check (high_chair_count between 0 and 20),
+  is_outside_seating boolean not null default false,
+  table_pinned boolean not null default false,
+  assignment_soft boolean not null default false,
+  requires_accessible_table boolean not null default false,
+  left_at timestamptz
 );
 
 alter table public.table_bookings
@@ -81,23 +106,28 @@ alter table public.table_bookings
   add column if not exists total_amount numeric(10, 2),
   add column if not exists policy_override boolean not null default false;
 
-create unique index if not exists idx_table_bookings_manage_token_hash
-  on public.table_bookings (manage_token_hash) where manage_token_hash is not null;
-create index if not exists idx_table_bookings_customer_id on public.table_bookings (customer_id);
-create index if not exists idx_table_bookings_booking_date on public.table_bookings (booking_date);
-create index if not exists idx_table_bookings_status on public.table_bookings (status);
-create index if not exists idx_table_bookings_booking_type on public.table_bookings (booking_type);
-create index if not exists idx_table_bookings_date_time
-  on public.table_bookings (booking_date, booking_time);
-create index if not exists idx_bookings_date_status on public.table_bookings (booking_date, status)
-  where status in ('confirmed', 'pending_payment');
-create index if not exists idx_table_bookings_reminder_status
+-- This service's own indexes on the pub's table: plain (a token hash is unique by construction).
+select table_booking_service.ensure_index('idx_table_bookings_manage_token_hash',
+  'public.table_bookings',
+  $ix$create index idx_table_bookings_manage_token_hash on public.table_bookings (manage_token_hash)
+      where manage_token_hash is not null$ix$);
+select table_booking_service.ensure_index('idx_table_bookings_hold_expires_at',
+  'public.table_bookings',
+  $ix$create index idx_table_bookings_hold_expires_at on public.table_bookings (hold_expires_at)
+      where status = 'pending_payment'$ix$);
+select table_booking_service.for_stand_in('table_bookings', $ix$create index if not exists idx_table_bookings_customer_id on public.table_bookings (customer_id)$ix$);
+select table_booking_service.for_stand_in('table_bookings', $ix$create index if not exists idx_table_bookings_booking_date on public.table_bookings (booking_date)$ix$);
+select table_booking_service.for_stand_in('table_bookings', $ix$create index if not exists idx_table_bookings_status on public.table_bookings (status)$ix$);
+select table_booking_service.for_stand_in('table_bookings', $ix$create index if not exists idx_table_bookings_booking_type on public.table_bookings (booking_type)$ix$);
+select table_booking_service.for_stand_in('table_bookings', $ix$create index if not exists idx_table_bookings_date_time
+  on public.table_bookings (booking_date, booking_time)$ix$);
+select table_booking_service.for_stand_in('table_bookings', $ix$create index if not exists idx_bookings_date_status on public.table_bookings (booking_date, status)
+  where status in ('confirmed', 'pending_payment')$ix$);
+select table_booking_service.for_stand_in('table_bookings', $ix$create index if not exists idx_table_bookings_reminder_status
   on public.table_bookings (status, reminder_sent, booking_date)
-  where status = 'confirmed' and not reminder_sent;
-create index if not exists idx_table_bookings_correlation_id
-  on public.table_bookings (correlation_id);
-create index if not exists idx_table_bookings_hold_expires_at on public.table_bookings (hold_expires_at)
-  where status = 'pending_payment';
+  where status = 'confirmed' and not reminder_sent$ix$);
+select table_booking_service.for_stand_in('table_bookings', $ix$create index if not exists idx_table_bookings_correlation_id
+  on public.table_bookings (correlation_id)$ix$);
 
 -- table_booking_items (Sunday lunch pre-order lines) --------------------------------------------
 create table if not exists public.table_booking_items (
@@ -114,8 +144,8 @@ create table if not exists public.table_booking_items (
   updated_at timestamptz not null default now(),
   constraint item_name_required check (menu_item_id is not null or custom_item_name is not null)
 );
-create index if not exists idx_table_booking_items_booking_id
-  on public.table_booking_items (booking_id);
+select table_booking_service.for_stand_in('table_booking_items', $ix$create index if not exists idx_table_booking_items_booking_id
+  on public.table_booking_items (booking_id)$ix$);
 
 -- table_booking_payments ----------------------------------------------------------------------
 create table if not exists public.table_booking_payments (
@@ -134,10 +164,10 @@ create table if not exists public.table_booking_payments (
   paid_at timestamptz,
   refunded_at timestamptz
 );
-create index if not exists idx_table_booking_payments_booking_id
-  on public.table_booking_payments (booking_id);
-create index if not exists idx_table_booking_payments_transaction_id
-  on public.table_booking_payments (transaction_id);
+select table_booking_service.for_stand_in('table_booking_payments', $ix$create index if not exists idx_table_booking_payments_booking_id
+  on public.table_booking_payments (booking_id)$ix$);
+select table_booking_service.for_stand_in('table_booking_payments', $ix$create index if not exists idx_table_booking_payments_transaction_id
+  on public.table_booking_payments (transaction_id)$ix$);
 
 -- booking_policies ----------------------------------------------------------------------------
 create table if not exists public.booking_policies (
@@ -201,8 +231,8 @@ create table if not exists public.table_booking_reminder_history (
   metadata jsonb,
   created_at timestamptz not null default now()
 );
-create index if not exists idx_table_booking_reminder_history_booking_id
-  on public.table_booking_reminder_history (booking_id);
+select table_booking_service.for_stand_in('table_booking_reminder_history', $ix$create index if not exists idx_table_booking_reminder_history_booking_id
+  on public.table_booking_reminder_history (booking_id)$ix$);
 
 -- table_booking_modifications -----------------------------------------------------------------
 create table if not exists public.table_booking_modifications (
@@ -214,13 +244,13 @@ create table if not exists public.table_booking_modifications (
   new_values jsonb,
   created_at timestamptz not null default now()
 );
-create index if not exists idx_table_booking_modifications_booking_id
-  on public.table_booking_modifications (booking_id);
+select table_booking_service.for_stand_in('table_booking_modifications', $ix$create index if not exists idx_table_booking_modifications_booking_id
+  on public.table_booking_modifications (booking_id)$ix$);
 
 -- messages.table_booking_id gets its foreign key now that table_bookings exists ----------------
 do $$
 begin
-  if not exists (
+  if 'messages' in (select relation from table_booking_service.stand_ins) and not exists (
     select 1 from pg_constraint
     where conname = 'messages_table_booking_id_fkey' and conrelid = 'public.messages'::regclass
   ) then
@@ -231,7 +261,7 @@ begin
 end
 $$;
 
--- Functions the real project already has: created only where missing --------------------------
+-- The pub's functions, copied from its schema, made only where missing -----------------------------
 do $$
 begin
   if to_regprocedure('public.generate_booking_reference()') is null then
@@ -249,6 +279,8 @@ begin
       end
       $body$
     $fn$;
+    revoke execute on function public.generate_booking_reference() from public, anon, authenticated;
+    grant execute on function public.generate_booking_reference() to service_role;
   end if;
 
   if to_regprocedure('public.set_booking_reference()') is null then
@@ -265,26 +297,30 @@ begin
     $fn$;
   end if;
 
+  -- The pub's counter (pub-engine-2026.md 9.1): a confirmed insert or a change to confirmed counts
+  -- a booking, a change to no_show a no-show; nothing is ever taken back.
   if to_regprocedure('public.update_customer_booking_stats()') is null then
     execute $fn$
       create function public.update_customer_booking_stats() returns trigger
-      language plpgsql security definer set search_path = public, pg_temp as $body$
+      language plpgsql as $body$
       begin
-        if new.customer_id is null then
-          return new;
-        end if;
-        if new.status = 'confirmed'
-           and (tg_op = 'INSERT' or old.status is distinct from 'confirmed') then
-          update public.customers
-             set table_booking_count = coalesce(table_booking_count, 0) + 1,
-                 last_table_booking_date = greatest(last_table_booking_date, new.booking_date)
-           where id = new.customer_id;
-        end if;
-        if new.status = 'no_show'
-           and (tg_op = 'INSERT' or old.status is distinct from 'no_show') then
-          update public.customers
-             set no_show_count = coalesce(no_show_count, 0) + 1
-           where id = new.customer_id;
+        if tg_op = 'INSERT' and new.status = 'confirmed' then
+          update customers
+          set table_booking_count = table_booking_count + 1,
+              last_table_booking_date = new.booking_date
+          where id = new.customer_id;
+        elsif tg_op = 'UPDATE' then
+          if old.status != 'no_show' and new.status = 'no_show' then
+            update customers
+            set no_show_count = no_show_count + 1
+            where id = new.customer_id;
+          end if;
+          if old.status != 'confirmed' and new.status = 'confirmed' then
+            update customers
+            set table_booking_count = table_booking_count + 1,
+                last_table_booking_date = new.booking_date
+            where id = new.customer_id;
+          end if;
         end if;
         return new;
       end
@@ -294,41 +330,38 @@ begin
 end
 $$;
 
-revoke execute on function public.generate_booking_reference() from public, anon, authenticated;
-revoke execute on function public.set_booking_reference() from public, anon, authenticated;
-revoke execute on function public.update_customer_booking_stats() from public, anon, authenticated;
-grant execute on function public.generate_booking_reference() to service_role;
-
--- Triggers: created only where missing --------------------------------------------------------
+-- The stand-ins' triggers, under the pub's names -----------------------------------------------
 do $$
 begin
-  if not exists (select 1 from pg_trigger where tgname = 'set_booking_reference_trigger'
-                 and tgrelid = 'public.table_bookings'::regclass) then
-    create trigger set_booking_reference_trigger before insert on public.table_bookings
-      for each row execute function public.set_booking_reference();
+  if 'table_bookings' in (select relation from table_booking_service.stand_ins) then
+    if not exists (select 1 from pg_trigger where tgname = 'table_bookings_set_reference'
+                   and tgrelid = 'public.table_bookings'::regclass) then
+      create trigger table_bookings_set_reference before insert on public.table_bookings
+        for each row execute function public.set_booking_reference();
+    end if;
+    if not exists (select 1 from pg_trigger where tgname = 'update_customer_stats_on_booking'
+                   and tgrelid = 'public.table_bookings'::regclass) then
+      create trigger update_customer_stats_on_booking after insert or update on public.table_bookings
+        for each row execute function public.update_customer_booking_stats();
+    end if;
+    if not exists (select 1 from pg_trigger where tgname = 'table_bookings_updated_at'
+                   and tgrelid = 'public.table_bookings'::regclass) then
+      create trigger table_bookings_updated_at before update on public.table_bookings
+        for each row execute function public.update_updated_at_column();
+    end if;
   end if;
-  if not exists (select 1 from pg_trigger where tgname = 'update_customer_booking_stats_trigger'
-                 and tgrelid = 'public.table_bookings'::regclass) then
-    create trigger update_customer_booking_stats_trigger
-      after insert or update of status on public.table_bookings
-      for each row execute function public.update_customer_booking_stats();
-  end if;
-  if not exists (select 1 from pg_trigger where tgname = 'update_table_bookings_updated_at'
-                 and tgrelid = 'public.table_bookings'::regclass) then
-    create trigger update_table_bookings_updated_at before update on public.table_bookings
-      for each row execute function public.update_updated_at_column();
-  end if;
-  if not exists (select 1 from pg_trigger where tgname = 'update_table_booking_payments_updated_at'
-                 and tgrelid = 'public.table_booking_payments'::regclass) then
-    create trigger update_table_booking_payments_updated_at
-      before update on public.table_booking_payments
+  if 'table_booking_payments' in (select relation from table_booking_service.stand_ins)
+     and not exists (select 1 from pg_trigger where tgname = 'table_booking_payments_updated_at'
+                     and tgrelid = 'public.table_booking_payments'::regclass) then
+    create trigger table_booking_payments_updated_at before update on public.table_booking_payments
       for each row execute function public.update_updated_at_column();
   end if;
 end
 $$;
 
--- Row-level security: the service uses service_role (which bypasses RLS); staff reading through
--- Supabase with their own login see what their table_bookings permissions allow.
+-- Row-level security of the stand-ins, as the pub has it on table_bookings: staff reading through
+-- Supabase with their own login see and change what their table_bookings permissions allow (the
+-- service itself runs as service_role, which bypasses RLS and needs no policy).
 do $$
 declare
   t text;
@@ -338,47 +371,59 @@ begin
     'booking_time_slots', 'table_booking_sms_templates', 'table_booking_reminder_history',
     'table_booking_modifications'
   ] loop
+    continue when t not in (select relation from table_booking_service.stand_ins);
     execute format('alter table public.%I enable row level security', t);
-    if not exists (select 1 from pg_policies where schemaname = 'public' and tablename = t
-                   and policyname = t || '_staff_view') then
+    if not exists (select 1 from pg_policies where schemaname = 'public' and tablename = t) then
       execute format(
-        'create policy %I on public.%I for select to authenticated using '
-        '(public.user_has_permission(auth.uid(), ''table_bookings'', ''view''))',
-        t || '_staff_view', t);
-    end if;
-    if not exists (select 1 from pg_policies where schemaname = 'public' and tablename = t
-                   and policyname = t || '_staff_manage') then
+        'create policy "Staff can view all bookings" on public.%I for select using '
+        '(public.user_has_permission(auth.uid(), ''table_bookings'', ''view''))', t);
       execute format(
-        'create policy %I on public.%I for all to authenticated using '
-        '(public.user_has_permission(auth.uid(), ''table_bookings'', ''manage'')) with check '
-        '(public.user_has_permission(auth.uid(), ''table_bookings'', ''manage''))',
-        t || '_staff_manage', t);
+        'create policy "Staff can create bookings" on public.%I for insert with check '
+        '(public.user_has_permission(auth.uid(), ''table_bookings'', ''create''))', t);
+      execute format(
+        'create policy "Staff can update bookings" on public.%I for update using '
+        '(public.user_has_permission(auth.uid(), ''table_bookings'', ''edit''))', t);
+      execute format(
+        'create policy "Managers can delete bookings" on public.%I for delete using '
+        '(public.user_has_permission(auth.uid(), ''table_bookings'', ''manage''))', t);
     end if;
   end loop;
 end
 $$;
 
--- Permissions: module table_bookings ---------------------------------------------------------
-insert into public.roles (name, description, is_system)
-values
-  ('super_admin', 'Full access to everything', true),
-  ('manager', 'Runs the pub', true),
-  ('staff', 'Works shifts', true)
-on conflict (name) do nothing;
+-- Permissions: module table_bookings, as the pub's project has them (stand-in RBAC only) --------
+-- view, create, delete and manage for super_admin and manager; refund for super_admin only; staff
+-- view, create and edit (the pub's "FOH status actions"). staff_has_permission maps this service's
+-- actions onto these.
+do $$
+begin
+  if 'permissions' not in (select relation from table_booking_service.stand_ins) then
+    return;
+  end if;
+  insert into public.roles (name, description, is_system)
+  values
+    ('super_admin', 'Full access', true),
+    ('manager', 'Manages the pub', true),
+    ('staff', 'Works shifts', true)
+  on conflict (name) do nothing;
 
-insert into public.permissions (module_name, action, description)
-values
-  ('table_bookings', 'view', 'View table bookings'),
-  ('table_bookings', 'create', 'Create table bookings'),
-  ('table_bookings', 'edit', 'Edit table bookings'),
-  ('table_bookings', 'cancel', 'Cancel table bookings and process refunds'),
-  ('table_bookings', 'manage', 'Full table booking management')
-on conflict (module_name, action) do nothing;
+  insert into public.permissions (module_name, action, description)
+  values
+    ('table_bookings', 'view', 'View table bookings'),
+    ('table_bookings', 'create', 'Create table bookings'),
+    ('table_bookings', 'delete', 'Delete table bookings'),
+    ('table_bookings', 'manage', 'Full table booking management'),
+    ('table_bookings', 'edit', 'Edit table bookings and perform FOH status actions'),
+    ('table_bookings', 'refund', 'Process refunds (PayPal, cash, bank transfer)')
+  on conflict (module_name, action) do nothing;
 
-insert into public.role_permissions (role_id, permission_id)
-select r.id, p.id
-from public.roles r
-join public.permissions p on p.module_name = 'table_bookings'
-where r.name in ('manager', 'super_admin')
-   or (r.name = 'staff' and p.action in ('view', 'create', 'edit'))
-on conflict do nothing;
+  insert into public.role_permissions (role_id, permission_id)
+  select r.id, p.id
+  from public.roles r
+  join public.permissions p on p.module_name = 'table_bookings'
+  where (r.name = 'super_admin' and p.action in ('view', 'create', 'delete', 'manage', 'refund'))
+     or (r.name = 'manager' and p.action in ('view', 'create', 'delete', 'manage'))
+     or (r.name = 'staff' and p.action in ('view', 'create', 'edit'))
+  on conflict do nothing;
+end
+$$;

@@ -1,18 +1,259 @@
--- What guests read before booking: availability for a date, and the Sunday lunch menu.
+-- What is read: availability for a date, the Sunday lunch menu, one booking, the staff list.
 
--- Slots for one date, the data of GET /api/table-bookings/availability (API.md).
+-- Function bodies are checked when called, not when made: each function is defined once,
+-- in the file of its concern, in any order.
+set local check_function_bodies = off;
+
+-- The same as jsonb, for callers that want to look inside.
 create or replace function public.table_booking_availability(
   p_date date,
   p_party_size integer,
   p_booking_type public.table_booking_type,
   p_now timestamptz
 ) returns jsonb
+language sql stable security definer set search_path = public, pg_temp as $$
+  select public.tb_availability_json(p_date, p_party_size, p_booking_type, p_now)::jsonb
+$$;
+
+-- The Sunday lunch menu for a date (null: the next orderable Sunday), the data of
+-- GET /api/table-bookings/menu/sunday-lunch.
+create or replace function public.sunday_lunch_menu(p_date date, p_now timestamptz)
+returns jsonb
 language plpgsql stable security definer set search_path = public, pg_temp as $$
 declare
   cfg jsonb := public.tb_config();
-  h record;
+  v_date date := coalesce(p_date, public.tb_next_orderable_sunday(p_now));
+  v_cutoff timestamptz;
+  v_items jsonb;
+begin
+  if extract(dow from v_date) <> 0 then
+    raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
+      detail = public.tb_not_sunday_message(v_date),
+      hint = '{"reason": "NOT_SUNDAY"}';
+  end if;
+  v_cutoff := ((v_date - 1) + (cfg ->> 'sunday_lunch_cutoff_time')::time)
+              at time zone 'Europe/London';
+  -- Only dishes still served are listed, so every one is available; the flag is what the
+  -- website filters on.
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'id', m.id,
+           'name', m.name,
+           'description', m.description,
+           'category', m.category,
+           'price', round(m.price, 2),
+           'included', m.category = 'side' and m.price = 0,
+           'is_available', true,
+           'allergens', coalesce(to_jsonb(m.allergens), '[]'::jsonb),
+           'dietary_info', coalesce(to_jsonb(m.dietary_info), '[]'::jsonb))
+           order by m.display_order, m.name), '[]'::jsonb)
+    into v_items
+  from public.sunday_lunch_menu_items m
+  where m.is_active;
+
+  return jsonb_build_object(
+    'menu_date', to_char(v_date, 'YYYY-MM-DD'),
+    'mains', (select coalesce(jsonb_agg(i), '[]'::jsonb) from jsonb_array_elements(v_items) i
+              where i ->> 'category' = 'main'),
+    'sides', (select coalesce(jsonb_agg(i), '[]'::jsonb) from jsonb_array_elements(v_items) i
+              where i ->> 'category' = 'side'),
+    'order_cutoff', public.tb_london_iso(v_cutoff),
+    'cutoff_time', public.tb_london_iso(v_cutoff),
+    'ordering_open', p_now < v_cutoff,
+    'deposit_per_guest', to_char((cfg ->> 'deposit_per_guest')::numeric, 'FM999990.00'),
+    'currency', 'GBP');
+end
+$$;
+
+-- The booking a caller names: by reference, and for a guest (p_token_hash set) only with that
+-- booking's own token; NOT_FOUND otherwise (the same answer for a wrong token). p_lock takes the
+-- row lock a change needs.
+create or replace function public.tb_booking_by_reference(
+  p_reference text, p_token_hash text, p_lock boolean default false
+) returns public.table_bookings
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  b public.table_bookings;
+begin
+  if p_lock then
+    select * into b from public.table_bookings
+     where booking_reference = upper(p_reference)
+       and (p_token_hash is null or manage_token_hash = p_token_hash)
+     for update;
+  else
+    select * into b from public.table_bookings
+     where booking_reference = upper(p_reference)
+       and (p_token_hash is null or manage_token_hash = p_token_hash);
+  end if;
+  if not found then
+    raise exception using errcode = 'P0001', message = 'NOT_FOUND',
+      detail = 'There is no booking with that reference.';
+  end if;
+  return b;
+end
+$$;
+
+-- One booking as the API shows it. p_token_hash: the guest's manage token (sha256 hex); null
+-- for staff and manage-scope keys (the service decides who may pass null).
+create or replace function public.table_booking_detail(
+  p_reference text,
+  p_token_hash text,
+  p_now timestamptz
+) returns json
+language plpgsql stable security definer set search_path = public, pg_temp as $$
+declare
+  b public.table_bookings;
+  c public.customers;
+  v_paid numeric;
+  v_refunded numeric;
+  v_items jsonb;
+  v_refund record;
+begin
+  b := public.tb_booking_by_reference(p_reference, p_token_hash);
+  select * into c from public.customers where id = b.customer_id;
+  select coalesce(sum(amount), 0), coalesce(sum(refund_amount), 0) into v_paid, v_refunded
+  from public.table_booking_payments
+   where booking_id = b.id and status in ('completed', 'refunded', 'partial_refund');
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'menu_item_id', i.menu_item_id,
+           'name', coalesce(m.name, i.custom_item_name),
+           'item_type', i.item_type,
+           'quantity', i.quantity,
+           'price', public.tb_money(i.price_at_booking),
+           'guest_name', i.guest_name,
+           'special_requests', i.special_requests) order by i.item_type, m.display_order, i.id),
+         '[]'::jsonb)
+    into v_items
+  from public.table_booking_items i
+  left join public.sunday_lunch_menu_items m on m.id = i.menu_item_id
+  where i.booking_id = b.id;
+  select * into v_refund from public.tb_refund_due(b.refund_policy, v_paid, b.start_datetime,
+                                                   p_now);
+  v_refund.amount := greatest(v_refund.amount - v_refunded, 0);
+  return json_build_object(
+    'booking_id', b.id,
+    'booking_reference', b.booking_reference,
+    'status', b.status,
+    'booking_type', b.booking_type,
+    'date', to_char(b.booking_date, 'YYYY-MM-DD'),
+    'time', to_char(b.booking_time, 'HH24:MI'),
+    'party_size', b.party_size,
+    'duration_minutes', b.duration_minutes,
+    'starts_at', public.tb_london_iso(b.start_datetime),
+    'ends_at', public.tb_london_iso(b.end_datetime),
+    -- Staff and manage keys see how to reach the guest and their history; the guest, their name.
+    'customer', case when p_token_hash is null
+                     then json_build_object(
+                       'customer_id', c.id, 'first_name', c.first_name, 'last_name', c.last_name,
+                       'mobile_number', c.mobile_e164, 'email', c.email,
+                       'table_booking_count', c.table_booking_count,
+                       'no_show_count', c.no_show_count)
+                     else json_build_object('first_name', c.first_name, 'last_name', c.last_name)
+                end,
+    'special_requirements', b.special_requirements,
+    'dietary_requirements', coalesce(to_jsonb(b.dietary_requirements), '[]'::jsonb),
+    'allergies', coalesce(to_jsonb(b.allergies), '[]'::jsonb),
+    'celebration_type', b.celebration_type,
+    'source', b.source,
+    'menu_selections', v_items,
+    'payment', case when b.booking_type = 'sunday_lunch' then json_build_object(
+                 'deposit_amount', public.tb_money(b.deposit_amount),
+                 'total_amount', public.tb_money(b.total_amount),
+                 -- The balance due on arrival, once the deposit is paid.
+                 'outstanding_amount', public.tb_money(greatest(b.total_amount - b.deposit_amount,
+                                                                0)),
+                 'paid_amount', public.tb_money(v_paid),
+                 'status', b.payment_status,
+                 'currency', 'GBP',
+                 'expires_at', case when b.status = 'pending_payment'
+                                    then public.tb_london_iso(b.hold_expires_at) end) end,
+    'refund_policy', b.refund_policy,
+    'refund_if_cancelled_now', json_build_object(
+      'percentage', v_refund.percentage, 'amount', public.tb_money(v_refund.amount),
+      'paid_amount', public.tb_money(v_paid)),
+    'modification_count', coalesce(b.modification_count, 0),
+    'created_at', public.tb_london_iso(b.created_at),
+    'confirmed_at', public.tb_london_iso(b.confirmed_at),
+    'cancelled_at', public.tb_london_iso(b.cancelled_at),
+    'cancellation_reason', b.cancellation_reason,
+    'completed_at', public.tb_london_iso(b.completed_at),
+    'no_show_at', public.tb_london_iso(b.no_show_at),
+    'policy_override', b.policy_override);
+end
+$$;
+
+-- the search pattern escaped (v_pattern).
+create or replace function public.table_booking_list(p_filters jsonb) returns json
+language plpgsql stable security definer set search_path = public, pg_temp as $$
+declare
+  v_page integer := greatest(coalesce((p_filters ->> 'page')::int, 1), 1);
+  v_size integer := least(greatest(coalesce((p_filters ->> 'page_size')::int, 50), 1), 200);
+  v_search text := nullif(trim(p_filters ->> 'search'), '');
+  -- The search is matched as typed: % and _ are letters here, not LIKE's wildcards.
+  v_pattern text := '%' || replace(replace(replace(v_search, '\', '\\'), '%', '\%'), '_', '\_')
+                    || '%';
+  v_digits text := nullif(regexp_replace(coalesce(p_filters ->> 'search', ''), '\D', '', 'g'), '');
+  -- Staff type numbers the UK way (07700 900123); customers are stored as +447700900123.
+  v_uk text := case when v_digits like '0%' then '44' || substr(v_digits, 2) end;
+  v_statuses text[] := array(select jsonb_array_elements_text(
+                         coalesce(p_filters -> 'status', '[]'::jsonb)));
+  v_total integer;
+  v_items json;
+begin
+  with matching as (
+    select b.*, c.first_name, c.last_name, c.mobile_e164
+    from public.table_bookings b
+    left join public.customers c on c.id = b.customer_id
+    where (p_filters ->> 'date_from' is null or b.booking_date >= (p_filters ->> 'date_from')::date)
+      and (p_filters ->> 'date_to' is null or b.booking_date <= (p_filters ->> 'date_to')::date)
+      and (cardinality(v_statuses) = 0 or b.status::text = any (v_statuses))
+      and (p_filters ->> 'booking_type' is null
+           or b.booking_type::text = p_filters ->> 'booking_type')
+      and (v_search is null
+           or b.booking_reference ilike v_pattern
+           or (c.first_name || ' ' || c.last_name) ilike v_pattern
+           or (length(v_digits) >= 4 and (c.mobile_e164 like '%' || v_digits || '%'
+                                           or c.mobile_e164 like '%' || v_uk || '%')))
+  ), page as (
+    select * from matching
+    order by booking_date, booking_time, booking_reference
+    limit v_size offset (v_page - 1) * v_size
+  )
+  select (select count(*) from matching),
+         coalesce((select json_agg(json_build_object(
+           'booking_id', p.id,
+           'booking_reference', p.booking_reference,
+           'status', p.status,
+           'booking_type', p.booking_type,
+           'date', to_char(p.booking_date, 'YYYY-MM-DD'),
+           'time', to_char(p.booking_time, 'HH24:MI'),
+           'party_size', p.party_size,
+           'customer_name', trim(coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '')),
+           'mobile_number', p.mobile_e164,
+           'special_requirements', p.special_requirements,
+           'allergies', coalesce(to_json(p.allergies), '[]'::json),
+           'source', p.source) order by p.booking_date, p.booking_time, p.booking_reference)
+           from page p), '[]'::json)
+    into v_total, v_items;
+  return json_build_object('items', v_items, 'page', v_page, 'page_size', v_size,
+                           'total', v_total);
+end
+$$;
+
+-- Slots for one date (GET /api/table-bookings/availability), with the configuration and the day's
+-- hours read once.
+-- Built as json, not jsonb: the service sends it on as text, and json is text already.
+create or replace function public.tb_availability_json(
+  p_date date,
+  p_party_size integer,
+  p_booking_type public.table_booking_type,
+  p_now timestamptz
+) returns json
+language plpgsql stable security definer set search_path = public, pg_temp as $$
+declare
+  cfg jsonb := public.tb_config();
+  h public.tb_hours := public.tb_hours_of(p_date);
   d record;
-  v_slots jsonb;
+  v_slots json;
   v_any boolean;
   v_all_full boolean;
   v_message text;
@@ -20,19 +261,19 @@ declare
   v_day date;
   a record;
 begin
-  select * into h from public.tb_day_hours(p_date);
-  select * into d from public.tb_day_refusal(p_booking_type, p_date, p_party_size, p_now, false);
+  select * into d
+  from public.tb_day_refusal_for(p_booking_type, p_date, p_party_size, p_now, false, cfg, h);
 
-  select coalesce(jsonb_agg(jsonb_build_object(
+  select coalesce(json_agg(json_build_object(
            'time', to_char(x.slot_time, 'HH24:MI'),
            'available', coalesce(d.reason, x.reason) is null,
            'available_capacity', x.available_capacity,
            'requires_prepayment', p_booking_type = 'sunday_lunch',
-           'reason', coalesce(d.reason, x.reason)) order by x.n), '[]'::jsonb),
+           'reason', coalesce(d.reason, x.reason)) order by x.n), '[]'::json),
          coalesce(bool_or(coalesce(d.reason, x.reason) is null), false),
          coalesce(bool_and(x.reason = 'FULL'), false)
     into v_slots, v_any, v_all_full
-  from public.tb_day_slots(p_date, p_party_size, p_booking_type, p_now)
+  from public.tb_day_slots_for(p_date, p_party_size, p_booking_type, p_now, false, cfg, h)
        with ordinality as x(slot_time, available_capacity, reason, message, n);
 
   if not v_any then
@@ -73,12 +314,12 @@ begin
     end if;
   end if;
 
-  return jsonb_build_object(
+  return json_build_object(
     'date', to_char(p_date, 'YYYY-MM-DD'),
     'booking_type', p_booking_type,
     'party_size', p_party_size,
     'available', v_any,
-    'kitchen_hours', case when h.kitchen_open then jsonb_build_object(
+    'kitchen_hours', case when h.kitchen_open then json_build_object(
                        'opens', to_char(h.opens, 'HH24:MI'),
                        'closes', to_char(h.closes, 'HH24:MI'),
                        'source', h.source) end,
@@ -87,55 +328,87 @@ begin
     'alternatives', v_alternatives);
 end
 $$;
-
--- The Sunday lunch menu for a date, the data of GET /api/table-bookings/menu/sunday-lunch.
-create or replace function public.sunday_lunch_menu(p_date date, p_now timestamptz)
-returns jsonb
-language plpgsql stable security definer set search_path = public, pg_temp as $$
+create or replace function public.table_booking_availability_for_key(
+  p_key_hash text,
+  p_now timestamptz,
+  p_limits jsonb,
+  p_date date,
+  p_party_size integer,
+  p_booking_type public.table_booking_type
+) returns text
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  cfg jsonb := public.tb_config();
-  v_cutoff timestamptz;
-  v_items jsonb;
+  k public.api_keys;
+  v_data json;
+  v_auth jsonb;
 begin
-  if extract(dow from p_date) <> 0 then
-    raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
-      detail = format('Sunday lunch is served on Sundays only; %s is a %s.',
-                      public.tb_day_words(p_date), trim(to_char(p_date, 'Day'))),
-      hint = '{"reason": "NOT_SUNDAY"}';
+  k := public.tb_key_lookup(p_key_hash, p_now);
+  if k.id is null then
+    return 'null' || chr(10) || 'null';
   end if;
-  v_cutoff := ((p_date - 1) + (cfg ->> 'sunday_lunch_cutoff_time')::time)
-              at time zone 'Europe/London';
-  select coalesce(jsonb_agg(jsonb_build_object(
-           'id', m.id,
-           'name', m.name,
-           'description', m.description,
-           'category', m.category,
-           'price', to_char(m.price, 'FM999990.00'),
-           'included', m.category = 'side' and m.price = 0,
-           'allergens', coalesce(to_jsonb(m.allergens), '[]'::jsonb),
-           'dietary_info', coalesce(to_jsonb(m.dietary_info), '[]'::jsonb))
-           order by m.display_order, m.name), '[]'::jsonb)
-    into v_items
-  from public.sunday_lunch_menu_items m
-  where m.is_active;
-
-  return jsonb_build_object(
-    'menu_date', to_char(p_date, 'YYYY-MM-DD'),
-    'mains', (select coalesce(jsonb_agg(i), '[]'::jsonb) from jsonb_array_elements(v_items) i
-              where i ->> 'category' = 'main'),
-    'sides', (select coalesce(jsonb_agg(i), '[]'::jsonb) from jsonb_array_elements(v_items) i
-              where i ->> 'category' = 'side'),
-    'order_cutoff', public.tb_london_iso(v_cutoff),
-    'ordering_open', p_now < v_cutoff,
-    'deposit_per_guest', to_char((cfg ->> 'deposit_per_guest')::numeric, 'FM999990.00'),
-    'currency', 'GBP');
+  v_data := public.tb_availability_json(p_date, p_party_size, p_booking_type, p_now);
+  perform set_config('synchronous_commit', 'off', true);
+  v_auth := public.tb_key_count(k, p_now, p_limits);
+  -- jsonb's text has no raw line break (JSON strings escape theirs), so the first line is auth.
+  return v_auth::text || chr(10)
+         || case when jsonb_typeof(v_auth -> 'limited') = 'null' then v_data::text
+                 else 'null' end;
 end
 $$;
 
-revoke execute on function public.table_booking_availability(
-  date, integer, public.table_booking_type, timestamptz) from public, anon, authenticated;
-revoke execute on function public.sunday_lunch_menu(date, timestamptz)
-  from public, anon, authenticated;
-grant execute on function public.table_booking_availability(
-  date, integer, public.table_booking_type, timestamptz) to service_role;
-grant execute on function public.sunday_lunch_menu(date, timestamptz) to service_role;
+-- The pub's 2025 website (issue 14): the menu without a date is the next orderable Sunday's.
+-- The next Sunday Sunday lunch can still be booked for: the first from today whose day the
+-- booking policy does not refuse (cut-off passed, closed, kitchen closed, too far ahead). When
+-- none is left in the booking window, the first Sunday whose cut-off is still ahead.
+create or replace function public.tb_next_orderable_sunday(p_now timestamptz) returns date
+language plpgsql stable security definer set search_path = public, pg_temp as $$
+declare
+  cfg jsonb := public.tb_config();
+  v_today date := (p_now at time zone 'Europe/London')::date;
+  v_sunday date := v_today + ((7 - extract(dow from v_today)::int) % 7);
+  v_last date;
+  v_day date;
+begin
+  select v_today + coalesce(max_advance_days, 56) into v_last
+  from public.booking_policies where booking_type = 'sunday_lunch';
+  v_last := coalesce(v_last, v_today + 56);
+  v_day := v_sunday;
+  while v_day <= v_last loop
+    if (public.tb_day_refusal_for('sunday_lunch', v_day, 1, p_now, false, cfg,
+                                  public.tb_hours_of(v_day))).reason is null then
+      return v_day;
+    end if;
+    v_day := v_day + 7;
+  end loop;
+  if p_now >= ((v_sunday - 1) + (cfg ->> 'sunday_lunch_cutoff_time')::time)
+              at time zone 'Europe/London' then
+    return v_sunday + 7;
+  end if;
+  return v_sunday;
+end
+$$;
+
+-- The ids of the dishes still served, by name as the guest saw it (case and surrounding spaces
+-- ignored, as the menu's unique index on lower(name) has it): {"<lower name>": "<id>"}.
+-- Names that match nothing are left out; the caller reports them.
+create or replace function public.table_booking_menu_ids(p_names jsonb)
+returns jsonb
+language sql stable security definer set search_path = public, pg_temp as $$
+  select coalesce(jsonb_object_agg(lower(m.name), m.id), '{}'::jsonb)
+  from public.sunday_lunch_menu_items m
+  where m.is_active
+    and lower(m.name) in (select lower(btrim(n)) from jsonb_array_elements_text(p_names) n)
+$$;
+
+-- Every function of this file: executable by service_role only.
+select table_booking_service.service_role_only(array[
+  'public.table_booking_availability',
+  'public.sunday_lunch_menu',
+  'public.tb_booking_by_reference',
+  'public.table_booking_detail',
+  'public.table_booking_list',
+  'public.tb_availability_json',
+  'public.table_booking_availability_for_key',
+  'public.tb_next_orderable_sunday',
+  'public.table_booking_menu_ids'
+]);

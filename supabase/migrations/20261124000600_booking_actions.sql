@@ -1,4 +1,5 @@
--- What changes bookings: customers, create, change, cancel, staff status, listing, rate limits.
+-- What changes bookings: customers and their consent, create, change, cancel, staff status,
+-- and what follows from each write (tb_booking_written: messages, refunds).
 --
 -- Each action is one function, one transaction. Refusals raise P0001 with a code of API.md as
 -- MESSAGE, a sentence for people as DETAIL and JSON details as HINT; a refusal rolls back
@@ -14,94 +15,39 @@ create table if not exists public.api_rate_counters (
 );
 alter table public.api_rate_counters enable row level security;
 
-create or replace function public.tb_rate_hit(
-  p_bucket text,
-  p_limit integer,
-  p_window_seconds integer,
-  p_now timestamptz,
-  out allowed boolean,
-  out hit_limit integer,
-  out remaining integer,
-  out reset_at timestamptz
-)
-language plpgsql volatile security definer set search_path = public, pg_temp as $$
-declare
-  v_start timestamptz := to_timestamp(
-    floor(extract(epoch from p_now) / p_window_seconds) * p_window_seconds);
-  v_hits integer;
-begin
-  insert into public.api_rate_counters as c (bucket, window_start, hits)
-  values (p_bucket, v_start, 1)
-  on conflict (bucket, window_start) do update set hits = c.hits + 1
-  returning c.hits into v_hits;
-  allowed := v_hits <= p_limit;
-  hit_limit := p_limit;
-  remaining := greatest(p_limit - v_hits, 0);
-  reset_at := v_start + make_interval(secs => p_window_seconds);
-end
-$$;
+create table if not exists public.table_booking_unpaid_holds (
+  booking_id uuid primary key references public.table_bookings (id) on delete cascade,
+  client text not null,
+  created_at timestamptz not null default now()
+);
+create index if not exists idx_table_booking_unpaid_holds_client
+  on public.table_booking_unpaid_holds (client);
+alter table public.table_booking_unpaid_holds enable row level security;
+grant select, insert, update, delete on table public.table_booking_unpaid_holds to service_role;
 
--- The key behind a presented hash, counted against its hourly limit and any extra limits the
--- caller names (e.g. availability per client address), in one round trip. Null when the key is
--- unknown, inactive or expired.
-drop function if exists public.api_key_authenticate(text);
-create or replace function public.api_key_authenticate(
-  p_key_hash text,
-  p_now timestamptz default now(),
-  p_limits jsonb default '[]'::jsonb
-) returns jsonb
-language plpgsql volatile security definer set search_path = public, pg_temp as $$
-declare
-  k public.api_keys;
-  r record;
-  lim jsonb;
-  v_limited jsonb;
-begin
-  select * into k from public.api_keys
-   where key_hash = p_key_hash
-     and is_active
-     and (expires_at is null or expires_at > p_now);
-  if not found then
-    return null;
-  end if;
-  -- last_used_at is for people, not accounting: written at most once a minute per key.
-  if k.last_used_at is null or k.last_used_at < p_now - interval '1 minute' then
-    update public.api_keys set last_used_at = p_now where id = k.id;
-  end if;
-  select * into r from public.tb_rate_hit('api_key:' || k.id, coalesce(k.rate_limit, 1000), 3600,
-                                          p_now);
-  if not r.allowed then
-    v_limited := jsonb_build_object('scope', 'api_key', 'reset_at', r.reset_at);
-  end if;
-  for lim in select * from jsonb_array_elements(coalesce(p_limits, '[]'::jsonb)) loop
-    exit when v_limited is not null;
-    declare
-      x record;
-    begin
-      select * into x from public.tb_rate_hit(lim ->> 'bucket', (lim ->> 'limit')::int,
-                                              (lim ->> 'window_seconds')::int, p_now);
-      if not x.allowed then
-        v_limited := jsonb_build_object('scope', lim ->> 'bucket', 'reset_at', x.reset_at);
-      end if;
-    end;
-  end loop;
-  return jsonb_build_object(
-    'id', k.id, 'name', k.name, 'permissions', coalesce(k.permissions, '[]'::jsonb),
-    'rate_limit', jsonb_build_object('limit', r.hit_limit, 'remaining', r.remaining,
-                                     'reset_at', r.reset_at),
-    'limited', v_limited);
-end
-$$;
+-- Plain indexes on the pub's tables, made only where no index of the same definition exists.
+select table_booking_service.ensure_index('idx_table_bookings_unpaid_holds',
+  'public.table_bookings',
+  $ix$create index idx_table_bookings_unpaid_holds on public.table_bookings
+      (customer_id, hold_expires_at) where status = 'pending_payment'$ix$);
 
--- Staff permissions: super_admin may do everything; others need table_bookings:<action>.
-create or replace function public.staff_has_permission(p_user_id uuid, p_action text)
-returns boolean
-language sql stable security definer set search_path = public, pg_temp as $$
-  select exists (
-           select 1 from public.user_roles ur join public.roles r on r.id = ur.role_id
-           where ur.user_id = p_user_id and r.name = 'super_admin')
-         or public.user_has_permission(p_user_id, 'table_bookings', p_action)
-$$;
+insert into public.system_settings (key, value, description) values
+  ('sunday_lunch_unpaid_holds_per_phone', '{"value": 2}',
+   'Sunday lunch bookings one phone number may hold unpaid at once (staff exempt).'),
+  ('sunday_lunch_unpaid_holds_per_client', '{"value": 10}',
+   'Sunday lunch bookings one API key may hold unpaid at once (staff exempt).'),
+  ('sunday_lunch_unpaid_share_percent', '{"value": 50}',
+   'The share (%) of a slot''s covers that unpaid Sunday lunch holds may take (staff exempt).')
+on conflict (key) do nothing;
+
+select table_booking_service.ensure_index('idx_webhook_logs_type_processed_at',
+  'public.webhook_logs',
+  $ix$create index idx_webhook_logs_type_processed_at on public.webhook_logs
+      (webhook_type, processed_at)$ix$);
+
+-- Function bodies are checked when called, not when made: each function is defined once,
+-- in the file of its concern, in any order.
+set local check_function_bodies = off;
 
 -- Audit ----------------------------------------------------------------------------------------
 -- p_actor: {kind: api_key|staff|guest|system, id, email, name}; p_client: {ip, user_agent}.
@@ -155,13 +101,10 @@ language sql volatile security definer set search_path = public, pg_temp as $$
     p_error_message)
 $$;
 
--- Customers (plan section 1) -------------------------------------------------------------------
--- Find by mobile_e164, then by the legacy mobile_number forms; create when none. A lock on the
--- number serialises parallel requests for a new number, so they never create two customers.
+-- .
 create or replace function public.tb_resolve_customer(p_customer jsonb) returns uuid
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  c public.customers;
   v_e164 text := p_customer ->> 'mobile_e164';
   v_email text := lower(nullif(trim(p_customer ->> 'email'), ''));
   v_opt_in boolean := coalesce((p_customer ->> 'sms_opt_in')::boolean, true);
@@ -169,34 +112,33 @@ declare
   v_id uuid;
 begin
   perform pg_advisory_xact_lock(hashtextextended('customer:' || v_e164, 0));
-  select * into c from public.customers where mobile_e164 = v_e164
-   order by created_at limit 1;
-  if not found then
-    select * into c from public.customers
-     where mobile_number = any (array(
-             select jsonb_array_elements_text(coalesce(p_customer -> 'variants', '[]'::jsonb))))
-     order by created_at limit 1;
-  end if;
   -- The email is unique across customers; one that belongs to someone else is not copied.
-  v_email_free := v_email is not null
-                  and not exists (select 1 from public.customers where lower(email) = v_email);
-  if c.id is not null then
+  select coalesce(
+           (select c.id from public.customers c where c.mobile_e164 = v_e164
+             order by c.created_at limit 1),
+           (select c.id from public.customers c
+             where c.mobile_number = any (array(
+                     select jsonb_array_elements_text(
+                       coalesce(p_customer -> 'variants', '[]'::jsonb))))
+             order by c.created_at limit 1)),
+         v_email is not null
+           and not exists (select 1 from public.customers c where lower(c.email) = v_email)
+    into v_id, v_email_free;
+  if v_id is not null then
+    -- Identity only: the form's SMS choice is consent, recorded by tb_record_sms_consent once
+    -- the booking exists.
     update public.customers set
       mobile_e164 = coalesce(mobile_e164, v_e164),
       email = case when email is null and v_email_free then v_email else email end,
       first_name = case when first_name in ('', 'Unknown') then p_customer ->> 'first_name'
                         else first_name end,
-      last_name = case when last_name = '' then p_customer ->> 'last_name' else last_name end,
-      sms_opt_in = v_opt_in,
-      sms_opt_in_at = case when v_opt_in and sms_opt_in is distinct from true then now()
-                           else sms_opt_in_at end,
-      sms_opt_in_source = case when v_opt_in and sms_opt_in is distinct from true
-                               then 'table_booking' else sms_opt_in_source end,
-      sms_opted_out_at = case when not v_opt_in and sms_opt_in is distinct from false then now()
-                              else sms_opted_out_at end
-    where id = c.id;
-    return c.id;
+      last_name = case when last_name = '' then p_customer ->> 'last_name' else last_name end
+    where id = v_id
+      and (mobile_e164 is null or (email is null and v_email_free)
+           or first_name in ('', 'Unknown') or last_name = '');
+    return v_id;
   end if;
+  -- A new customer as the pub's own booking path makes one (pub-engine-2026.md 9.2).
   insert into public.customers (
     first_name, last_name, mobile_number, mobile_e164, email, sms_opt_in, sms_opt_in_at,
     sms_opt_in_source, sms_status, marketing_sms_opt_in)
@@ -206,96 +148,6 @@ begin
     case when v_opt_in then 'table_booking' end, 'active', false)
   returning id into v_id;
   return v_id;
-end
-$$;
-
--- Shared checks ----------------------------------------------------------------------------------
--- Refuse a date, time and party size the policy or the kitchen does not allow; return the
--- booking's start instant. Used by create and change alike.
-create or replace function public.tb_check_slot(
-  p_booking_type public.table_booking_type,
-  p_date date,
-  p_time time,
-  p_party_size integer,
-  p_now timestamptz,
-  p_override boolean
-) returns timestamptz
-language plpgsql stable security definer set search_path = public, pg_temp as $$
-declare
-  cfg jsonb := public.tb_config();
-  d record;
-  h record;
-  t record;
-  v_offset integer;
-  v_span integer;
-  v_start timestamptz;
-begin
-  select * into d from public.tb_day_refusal(p_booking_type, p_date, p_party_size, p_now,
-                                             p_override);
-  if d.reason is not null then
-    raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION', detail = d.message,
-      hint = jsonb_build_object('reason', d.reason)::text;
-  end if;
-  select * into h from public.tb_day_hours(p_date);
-  v_offset := extract(epoch from (p_time - h.opens))::int / 60
-              + case when h.overnight and p_time < h.opens then 1440 else 0 end;
-  v_span := extract(epoch from (h.closes - h.opens))::int / 60
-            + case when h.closes <= h.opens then 1440 else 0 end;
-  if v_offset < 0 or v_offset > v_span - (cfg ->> 'last_start_margin_minutes')::int then
-    raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
-      detail = format('The kitchen is not serving at %s. On %s food is served from %s to %s, '
-                      'and the last table can be booked for %s.',
-                      to_char(p_time, 'HH24:MI'), public.tb_day_words(p_date),
-                      to_char(h.opens, 'HH24:MI'), to_char(h.closes, 'HH24:MI'),
-                      to_char(h.opens + make_interval(
-                        mins => v_span - (cfg ->> 'last_start_margin_minutes')::int), 'HH24:MI')),
-      hint = '{"reason": "KITCHEN_CLOSED"}';
-  end if;
-  v_start := public.tb_start_instant(p_date, p_time, h.opens, h.overnight);
-  select * into t from public.tb_time_refusal(p_booking_type, v_start, p_now, p_override);
-  if t.reason is not null then
-    raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION', detail = t.message,
-      hint = jsonb_build_object('reason', t.reason)::text;
-  end if;
-  return v_start;
-end
-$$;
-
--- Take the capacity locks for the service dates a booking can overlap, in date order (so two
--- transactions never wait on each other in a cycle), then refuse if the party does not fit.
-create or replace function public.tb_claim_covers(
-  p_dates date[],
-  p_date date,
-  p_time time,
-  p_start timestamptz,
-  p_duration_minutes integer,
-  p_booking_type public.table_booking_type,
-  p_party_size integer,
-  p_now timestamptz,
-  p_exclude_booking_id uuid default null
-) returns void
-language plpgsql volatile security definer set search_path = public, pg_temp as $$
-declare
-  v_day date;
-  v_free integer;
-begin
-  for v_day in
-    select distinct x from unnest(p_dates) d, generate_series(d - 1, d + 1, interval '1 day') x
-    order by 1
-  loop
-    perform pg_advisory_xact_lock(hashtextextended('table_bookings:' || v_day::text, 0));
-  end loop;
-  v_free := public.table_booking_covers_free(p_date, p_time, p_start, p_duration_minutes,
-                                             p_booking_type, p_now, p_exclude_booking_id);
-  if v_free < p_party_size then
-    raise exception using errcode = 'P0001', message = 'NO_AVAILABILITY',
-      detail = case when v_free <= 0
-                    then format('Sorry, we are fully booked at %s on %s.',
-                                to_char(p_time, 'HH24:MI'), public.tb_day_words(p_date))
-                    else format('Sorry, only %s covers are free at %s on %s.', v_free,
-                                to_char(p_time, 'HH24:MI'), public.tb_day_words(p_date)) end,
-      hint = jsonb_build_object('available_capacity', greatest(v_free, 0))::text;
-  end if;
 end
 $$;
 
@@ -333,129 +185,9 @@ begin
 end
 $$;
 
--- The booking a caller names: by reference, and for a guest (p_token_hash set) only with that
--- booking's own token; NOT_FOUND otherwise (the same answer for a wrong token). p_lock takes the
--- row lock a change needs.
-create or replace function public.tb_booking_by_reference(
-  p_reference text, p_token_hash text, p_lock boolean default false
-) returns public.table_bookings
-language plpgsql volatile security definer set search_path = public, pg_temp as $$
-declare
-  b public.table_bookings;
-begin
-  if p_lock then
-    select * into b from public.table_bookings
-     where booking_reference = upper(p_reference)
-       and (p_token_hash is null or manage_token_hash = p_token_hash)
-     for update;
-  else
-    select * into b from public.table_bookings
-     where booking_reference = upper(p_reference)
-       and (p_token_hash is null or manage_token_hash = p_token_hash);
-  end if;
-  if not found then
-    raise exception using errcode = 'P0001', message = 'NOT_FOUND',
-      detail = 'There is no booking with that reference.';
-  end if;
-  return b;
-end
-$$;
-
--- One booking as the API shows it. p_token_hash: the guest's manage token (sha256 hex); null
--- for staff and manage-scope keys (the service decides who may pass null).
-create or replace function public.table_booking_detail(
-  p_reference text,
-  p_token_hash text,
-  p_now timestamptz
-) returns json
-language plpgsql stable security definer set search_path = public, pg_temp as $$
-declare
-  b public.table_bookings;
-  c public.customers;
-  v_paid numeric;
-  v_refunded numeric;
-  v_items jsonb;
-  v_refund record;
-begin
-  b := public.tb_booking_by_reference(p_reference, p_token_hash);
-  select * into c from public.customers where id = b.customer_id;
-  select coalesce(sum(amount), 0), coalesce(sum(refund_amount), 0) into v_paid, v_refunded
-  from public.table_booking_payments
-   where booking_id = b.id and status in ('completed', 'refunded', 'partial_refund');
-  select coalesce(jsonb_agg(jsonb_build_object(
-           'menu_item_id', i.menu_item_id,
-           'name', coalesce(m.name, i.custom_item_name),
-           'item_type', i.item_type,
-           'quantity', i.quantity,
-           'price', public.tb_money(i.price_at_booking),
-           'guest_name', i.guest_name,
-           'special_requests', i.special_requests) order by i.item_type, m.display_order, i.id),
-         '[]'::jsonb)
-    into v_items
-  from public.table_booking_items i
-  left join public.sunday_lunch_menu_items m on m.id = i.menu_item_id
-  where i.booking_id = b.id;
-  select * into v_refund from public.tb_refund_due(b.refund_policy, v_paid, b.start_datetime,
-                                                   p_now);
-  v_refund.amount := greatest(v_refund.amount - v_refunded, 0);
-  return json_build_object(
-    'booking_id', b.id,
-    'booking_reference', b.booking_reference,
-    'status', b.status,
-    'booking_type', b.booking_type,
-    'date', to_char(b.booking_date, 'YYYY-MM-DD'),
-    'time', to_char(b.booking_time, 'HH24:MI'),
-    'party_size', b.party_size,
-    'duration_minutes', b.duration_minutes,
-    'starts_at', public.tb_london_iso(b.start_datetime),
-    'ends_at', public.tb_london_iso(b.end_datetime),
-    -- Staff and manage keys see how to reach the guest and their history; the guest, their name.
-    'customer', case when p_token_hash is null
-                     then json_build_object(
-                       'customer_id', c.id, 'first_name', c.first_name, 'last_name', c.last_name,
-                       'mobile_number', c.mobile_e164, 'email', c.email,
-                       'table_booking_count', c.table_booking_count,
-                       'no_show_count', c.no_show_count)
-                     else json_build_object('first_name', c.first_name, 'last_name', c.last_name)
-                end,
-    'special_requirements', b.special_requirements,
-    'dietary_requirements', coalesce(to_jsonb(b.dietary_requirements), '[]'::jsonb),
-    'allergies', coalesce(to_jsonb(b.allergies), '[]'::jsonb),
-    'celebration_type', b.celebration_type,
-    'source', b.source,
-    'menu_selections', v_items,
-    'payment', case when b.booking_type = 'sunday_lunch' then json_build_object(
-                 'deposit_amount', public.tb_money(b.deposit_amount),
-                 'total_amount', public.tb_money(b.total_amount),
-                 -- The balance due on arrival, once the deposit is paid.
-                 'outstanding_amount', public.tb_money(greatest(b.total_amount - b.deposit_amount,
-                                                                0)),
-                 'paid_amount', public.tb_money(v_paid),
-                 'status', b.payment_status,
-                 'currency', 'GBP',
-                 'expires_at', case when b.status = 'pending_payment'
-                                    then public.tb_london_iso(b.hold_expires_at) end) end,
-    'refund_policy', b.refund_policy,
-    'refund_if_cancelled_now', json_build_object(
-      'percentage', v_refund.percentage, 'amount', public.tb_money(v_refund.amount),
-      'paid_amount', public.tb_money(v_paid)),
-    'modification_count', coalesce(b.modification_count, 0),
-    'created_at', public.tb_london_iso(b.created_at),
-    'confirmed_at', public.tb_london_iso(b.confirmed_at),
-    'cancelled_at', public.tb_london_iso(b.cancelled_at),
-    'cancellation_reason', b.cancellation_reason,
-    'completed_at', public.tb_london_iso(b.completed_at),
-    'no_show_at', public.tb_london_iso(b.no_show_at),
-    'policy_override', b.policy_override);
-end
-$$;
-
--- Create (plan "Data Consistency") ---------------------------------------------------------------
--- p_request (normalised by the service): booking_type, date, time, party_size, customer
--- {first_name, last_name, mobile_e164, variants[], email, sms_opt_in}, special_requirements,
--- dietary_requirements[], allergies[], celebration_type, source, menu_selections[{menu_item_id,
--- quantity, guest_name, special_requests}], manage_token_hash, idempotency {key, request_hash}
--- or null, manage_token_sealed, actor, client, override, create_limit_per_phone.
+-- Create. The id and the reference are drawn first; unpaid holds are bounded (issue 14) and a
+-- key's hold recorded for the count per key; what the pub's schema requires is filled as its
+-- own RPC fills it; the SMS choice is recorded once the booking exists.
 create or replace function public.table_booking_create(p_request jsonb, p_now timestamptz)
 returns jsonb
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
@@ -485,17 +217,43 @@ declare
   v_deposit numeric(10, 2);
   v_hold timestamptz;
   v_response jsonb;
+  v_client text;
+  -- What a replay needs besides the answer (app.services.tokens.seal).
+  v_sealed jsonb := jsonb_build_object('manage_token_sealed',
+                                       p_request ->> 'manage_token_sealed');
 begin
+  -- The answer, but a Sunday lunch's payment details, is known before anything is written.
+  v_id := gen_random_uuid();
+  v_reference := public.generate_booking_reference();
+  v_status := case when v_type = 'sunday_lunch' then 'pending_payment' else 'confirmed' end;
+  v_response := jsonb_build_object(
+    'booking_id', v_id,
+    'booking_reference', v_reference,
+    'status', v_status,
+    'booking_type', v_type,
+    'date', to_char(v_date, 'YYYY-MM-DD'),
+    'time', to_char(v_time, 'HH24:MI'),
+    'party_size', v_party,
+    'duration_minutes', v_duration,
+    'payment_required', v_type = 'sunday_lunch');
+
   -- Idempotency: the claim is this transaction's row in idempotency_keys. A parallel request
   -- with the same key waits on it, then replays the committed response; if this transaction
-  -- fails, the claim disappears with it and the key can be used again.
+  -- fails, the claim disappears with it and the key can be used again. A table's claim holds
+  -- its final response from the start; a Sunday lunch's is written when its payment details
+  -- are known, at the end.
   if v_idem_key is not null then
-    delete from public.idempotency_keys where key = v_idem_key and expires_at <= p_now;
-    insert into public.idempotency_keys (key, request_hash, response, expires_at)
+    -- An expired row is taken over in the same statement.
+    insert into public.idempotency_keys as i (key, request_hash, response, expires_at)
     values (v_idem_key, v_idem_hash,
-            jsonb_build_object('state', 'processing', 'claimed_at', p_now),
+            case when v_type = 'sunday_lunch'
+                 then jsonb_build_object('state', 'processing', 'claimed_at', p_now)
+                 else v_response || v_sealed end,
             p_now + interval '24 hours')
-    on conflict (key) do nothing
+    on conflict (key) do update
+      set request_hash = excluded.request_hash, response = excluded.response,
+          created_at = now(), expires_at = excluded.expires_at
+      where i.expires_at <= p_now
     returning key into v_claimed;
     if v_claimed is null then
       select * into v_stored from public.idempotency_keys where key = v_idem_key;
@@ -507,7 +265,7 @@ begin
     end if;
   end if;
 
-  v_start := public.tb_check_slot(v_type, v_date, v_time, v_party, p_now, v_override);
+  v_start := public.tb_check_slot(v_type, v_date, v_time, v_party, p_now, v_override, cfg);
 
   if v_type = 'sunday_lunch' then
     select coalesce(jsonb_agg(s ->> 'menu_item_id'), '[]'::jsonb) into v_unknown
@@ -553,26 +311,30 @@ begin
   end if;
 
   perform public.tb_claim_covers(array[v_date], v_date, v_time, v_start, v_duration, v_type,
-                                 v_party, p_now);
+                                 v_party, p_now, null, (cfg ->> 'capacity')::int);
+  -- Unpaid holds are bounded (after the claim, whose half-hour locks make the share exact).
+  if v_type = 'sunday_lunch' and p_request #>> '{actor,kind}' is distinct from 'staff' then
+    v_client := case when p_request #>> '{actor,kind}' = 'api_key'
+                     then 'api_key:' || (p_request #>> '{actor,id}') end;
+    perform public.tb_limit_unpaid_holds(v_client, v_customer, v_date, v_time, v_start,
+                                         v_duration, v_party, p_now, cfg);
+  end if;
 
   select * into v_policy from public.booking_policies where booking_type = v_type;
-  v_status := case when v_type = 'sunday_lunch' then 'pending_payment' else 'confirmed' end;
   if v_type = 'sunday_lunch' then
     v_deposit := (cfg ->> 'deposit_per_guest')::numeric * v_party;
     -- The hold never outlasts the booking itself.
     v_hold := least(p_now + make_interval(mins => (cfg ->> 'payment_hold_minutes')::int),
                     v_start);
   end if;
-  v_reference := public.generate_booking_reference();
-
   insert into public.table_bookings (
-    booking_reference, customer_id, booking_date, booking_time, party_size, booking_type,
+    id, booking_reference, customer_id, booking_date, booking_time, party_size, booking_type,
     status, duration_minutes, special_requirements, dietary_requirements, allergies,
     celebration_type, source, confirmed_at, hold_expires_at, start_datetime, end_datetime,
     manage_token_hash, refund_policy, deposit_amount, payment_status, policy_override,
-    reminder_sent, created_at)
+    reminder_sent, created_at, committed_party_size)
   values (
-    v_reference, v_customer, v_date, v_time, v_party, v_type, v_status, v_duration,
+    v_id, v_reference, v_customer, v_date, v_time, v_party, v_type, v_status, v_duration,
     nullif(p_request ->> 'special_requirements', ''),
     array(select jsonb_array_elements_text(coalesce(p_request -> 'dietary_requirements',
                                                     '[]'::jsonb))),
@@ -587,8 +349,8 @@ begin
       'cancellation_fee', public.tb_money(v_policy.cancellation_fee),
       'modification_allowed', coalesce(v_policy.modification_allowed, true)),
     v_deposit, case when v_type = 'sunday_lunch' then 'pending'::public.payment_status end,
-    v_override, false, p_now)
-  returning id into v_id;
+    -- committed_party_size: the covers the kitchen plans for, as the pub's own RPC fills it.
+    v_override, false, p_now, v_party);
 
   if v_type = 'sunday_lunch' then
     -- Prices come from the menu, never from the client; included sides (price 0) are served
@@ -609,6 +371,9 @@ begin
     select coalesce(sum(price_at_booking * quantity), 0) into v_total
     from public.table_booking_items where booking_id = v_id;
     update public.table_bookings set total_amount = v_total where id = v_id;
+    if v_client is not null then
+      insert into public.table_booking_unpaid_holds (booking_id, client) values (v_id, v_client);
+    end if;
     insert into public.table_booking_payments (
       booking_id, payment_method, amount, currency, status, payment_metadata)
     values (v_id, 'paypal', v_deposit, 'GBP', 'pending', jsonb_build_object(
@@ -617,16 +382,10 @@ begin
       'outstanding_amount', public.tb_money(greatest(v_total - v_deposit, 0))));
   end if;
 
-  v_response := jsonb_build_object(
-    'booking_id', v_id,
-    'booking_reference', v_reference,
-    'status', v_status,
-    'booking_type', v_type,
-    'date', to_char(v_date, 'YYYY-MM-DD'),
-    'time', to_char(v_time, 'HH24:MI'),
-    'party_size', v_party,
-    'duration_minutes', v_duration,
-    'payment_required', v_type = 'sunday_lunch');
+  perform public.tb_record_sms_consent(v_customer, (p_request -> 'customer' ->> 'sms_opt_in')::boolean,
+                                       v_id, p_request -> 'actor');
+  perform public.tb_booking_written(null, (select t from public.table_bookings t where t.id = v_id));
+
   if v_type = 'sunday_lunch' then
     v_response := v_response || jsonb_build_object('payment_details', jsonb_build_object(
       'deposit_amount', public.tb_money(v_deposit),
@@ -653,10 +412,9 @@ begin
       null, 'table_booking_override');
   end if;
 
-  if v_idem_key is not null then
+  if v_idem_key is not null and v_type = 'sunday_lunch' then
     update public.idempotency_keys
-       set response = v_response || jsonb_build_object(
-             'manage_token_sealed', p_request ->> 'manage_token_sealed')
+       set response = v_response || v_sealed
      where key = v_idem_key;
   end if;
   return v_response || jsonb_build_object('customer_id', v_customer);
@@ -685,9 +443,11 @@ declare
   v_slot_changed boolean;
   v_old jsonb;
   v_new jsonb;
+  v_before public.table_bookings;
   k text;
 begin
   b := public.tb_booking_by_reference(p_reference, p_token_hash, true);
+  v_before := b;
   perform public.tb_require_open(b, p_now);
   if p_token_hash is not null and not coalesce((b.refund_policy ->> 'modification_allowed')::boolean,
                                                true) then
@@ -726,6 +486,12 @@ begin
     booking_date = v_date,
     booking_time = v_time,
     party_size = v_party,
+    -- The covers the kitchen plans for follow the party, as in the pub's app: a guest's own
+    -- change inside the last 72 hours before the start keeps the covers already committed.
+    committed_party_size = case
+      when p_token_hash is not null and b.start_datetime - p_now <= interval '72 hours'
+        then committed_party_size
+      else v_party end,
     start_datetime = v_start,
     end_datetime = v_start + make_interval(mins => duration_minutes),
     special_requirements = case when p_changes ? 'special_requirements'
@@ -746,6 +512,7 @@ begin
                          else reminder_sent end
   where id = b.id
   returning * into b;
+  perform public.tb_booking_written(v_before, b);
 
   v_new := jsonb_build_object(
     'date', to_char(b.booking_date, 'YYYY-MM-DD'), 'time', to_char(b.booking_time, 'HH24:MI'),
@@ -822,7 +589,9 @@ $$;
 
 -- Cancel ------------------------------------------------------------------------------------------
 -- The refund due follows the terms copied onto the booking; sending it is the payment step's
--- work, so here it is recorded on the payment (payment_metadata.refund_due).
+-- work, so here it is recorded on the payment (payment_metadata.refund_due) and queued by
+-- tb_booking_written. Nothing paid is a refund of 0%; an override's percentage is the share it
+-- refunds; an override on a booking with nothing paid says so.
 create or replace function public.table_booking_cancel(
   p_reference text,
   p_token_hash text,
@@ -835,6 +604,7 @@ create or replace function public.table_booking_cancel(
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
   b public.table_bookings;
+  v_after public.table_bookings;
   v_paid numeric;
   v_refunded numeric;
   v_refund record;
@@ -861,13 +631,22 @@ begin
   select * into v_refund from public.tb_refund_due(b.refund_policy, v_paid, b.start_datetime,
                                                    p_now);
   v_refund.amount := greatest(v_refund.amount - v_refunded, 0);
+  if v_paid - v_refunded <= 0 then
+    v_refund.percentage := 0;  -- nothing to refund a share of
+  end if;
   if p_refund_override is not null then
     -- Staff with the cancel permission may refund another amount than the policy's; audited.
     if p_actor ->> 'kind' <> 'staff' or p_refund_override < 0
        or p_refund_override > v_paid - v_refunded then
       raise exception using errcode = 'P0001', message = 'VALIDATION_ERROR',
-        detail = format('The refund must be between 0.00 and the %s paid and not yet refunded.',
-                        public.tb_money(v_paid - v_refunded)),
+        detail = case when v_paid - v_refunded <= 0
+                      then case when v_paid > 0
+                                then 'The payment for this booking has already been refunded '
+                                     'in full, so there is nothing left to refund.'
+                                else 'Nothing has been paid for this booking, so there is '
+                                     'nothing to refund.' end
+                      else format('The refund must be between 0.00 and the %s paid and not '
+                                  'yet refunded.', public.tb_money(v_paid - v_refunded)) end,
         hint = '[{"field": "refund_amount", "message": "out of range"}]';
     end if;
     perform public.tb_audit('payment.refund_override', b.id, 'success', p_actor, p_client,
@@ -875,6 +654,7 @@ begin
       jsonb_build_object('refund_due', public.tb_money(p_refund_override)),
       jsonb_build_object('booking_reference', b.booking_reference));
     v_refund.amount := p_refund_override;
+    v_refund.percentage := round(p_refund_override * 100 / (v_paid - v_refunded))::int;
   end if;
   -- The payment first: the status change below queues the refund from refund_due.
   update public.table_booking_payments set
@@ -891,7 +671,9 @@ begin
     cancellation_reason = nullif(p_reason, ''),
     cancelled_by = coalesce(p_actor ->> 'kind', 'system'),
     hold_expires_at = null
-  where id = b.id;
+  where id = b.id
+  returning * into v_after;
+  perform public.tb_booking_written(b, v_after);
 
   perform public.tb_audit(
     'table_booking.cancelled', b.id, 'success', p_actor, p_client,
@@ -916,7 +698,7 @@ begin
 end
 $$;
 
--- Staff: completed or no_show -------------------------------------------------------------------
+-- completed, like no_show, only after the start.
 create or replace function public.table_booking_set_status(
   p_reference text,
   p_status text,
@@ -940,9 +722,11 @@ begin
                       replace(p_status, '_', '-'), replace(b.status::text, '_', '-')),
       hint = jsonb_build_object('status', b.status)::text;
   end if;
-  if p_status = 'no_show' and b.start_datetime > p_now then
+  -- Neither a no-show nor completed before the booking has started.
+  if b.start_datetime > p_now then
     raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
-      detail = format('A booking can be marked as a no-show only after it starts (%s).',
+      detail = format('A booking can be marked %s only after it starts (%s).',
+                      case p_status when 'no_show' then 'as a no-show' else p_status end,
                       to_char(b.booking_time, 'HH24:MI')),
       hint = '{"reason": "NOT_STARTED"}';
   end if;
@@ -964,89 +748,278 @@ begin
 end
 $$;
 
--- Staff and manage keys: list and filter ----------------------------------------------------------
--- p_filters: date_from, date_to, status[], booking_type, search, page (1-based), page_size.
-create or replace function public.table_booking_list(p_filters jsonb) returns json
-language plpgsql stable security definer set search_path = public, pg_temp as $$
+-- POST /api/table-bookings for an API key, in one round trip: {auth, data, error}.
+-- auth is what api_key_authenticate returns (null: no such key, nothing done). data is
+-- table_booking_create's answer; it is null when the key lacks p_scope (the service answers
+-- 403 from auth.permissions), when a limit refused the request, or when the create was refused,
+-- in which case error is {sqlstate, message, detail, hint} of the refusal, for the service to
+-- answer as if the create had raised it. The request is counted against the key's limits either
+-- way. p_request is table_booking_create's, except that the actor is this key and
+-- idempotency.key is only the digest of the caller's Idempotency-Key (the row key is scoped to
+-- the key here, as app.services.bookings.idempotency_row_key scopes it).
+create or replace function public.table_booking_create_for_key(
+  p_key_hash text,
+  p_now timestamptz,
+  p_scope text,
+  p_limits jsonb,
+  p_request jsonb
+) returns jsonb
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  v_page integer := greatest(coalesce((p_filters ->> 'page')::int, 1), 1);
-  v_size integer := least(greatest(coalesce((p_filters ->> 'page_size')::int, 50), 1), 200);
-  v_search text := nullif(trim(p_filters ->> 'search'), '');
-  v_digits text := nullif(regexp_replace(coalesce(p_filters ->> 'search', ''), '\D', '', 'g'), '');
-  -- Staff type numbers the UK way (07700 900123); customers are stored as +447700900123.
-  v_uk text := case when v_digits like '0%' then '44' || substr(v_digits, 2) end;
-  v_statuses text[] := array(select jsonb_array_elements_text(
-                         coalesce(p_filters -> 'status', '[]'::jsonb)));
-  v_total integer;
-  v_items json;
+  k public.api_keys;
+  v_request jsonb;
+  v_data jsonb;
+  v_auth jsonb;
+  v_state text;
+  v_message text;
+  v_detail text;
+  v_hint text;
 begin
-  with matching as (
-    select b.*, c.first_name, c.last_name, c.mobile_e164
-    from public.table_bookings b
-    left join public.customers c on c.id = b.customer_id
-    where (p_filters ->> 'date_from' is null or b.booking_date >= (p_filters ->> 'date_from')::date)
-      and (p_filters ->> 'date_to' is null or b.booking_date <= (p_filters ->> 'date_to')::date)
-      and (cardinality(v_statuses) = 0 or b.status::text = any (v_statuses))
-      and (p_filters ->> 'booking_type' is null
-           or b.booking_type::text = p_filters ->> 'booking_type')
-      and (v_search is null
-           or b.booking_reference ilike '%' || v_search || '%'
-           or (c.first_name || ' ' || c.last_name) ilike '%' || v_search || '%'
-           or (length(v_digits) >= 4 and (c.mobile_e164 like '%' || v_digits || '%'
-                                           or c.mobile_e164 like '%' || v_uk || '%')))
-  ), page as (
-    select * from matching
-    order by booking_date, booking_time, booking_reference
-    limit v_size offset (v_page - 1) * v_size
-  )
-  select (select count(*) from matching),
-         coalesce((select json_agg(json_build_object(
-           'booking_id', p.id,
-           'booking_reference', p.booking_reference,
-           'status', p.status,
-           'booking_type', p.booking_type,
-           'date', to_char(p.booking_date, 'YYYY-MM-DD'),
-           'time', to_char(p.booking_time, 'HH24:MI'),
-           'party_size', p.party_size,
-           'customer_name', trim(coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '')),
-           'mobile_number', p.mobile_e164,
-           'special_requirements', p.special_requirements,
-           'allergies', coalesce(to_json(p.allergies), '[]'::json),
-           'source', p.source) order by p.booking_date, p.booking_time, p.booking_reference)
-           from page p), '[]'::json)
-    into v_total, v_items;
-  return json_build_object('items', v_items, 'page', v_page, 'page_size', v_size,
-                           'total', v_total);
+  k := public.tb_key_lookup(p_key_hash, p_now);
+  if k.id is null then
+    return jsonb_build_object('auth', null, 'data', null, 'error', null);
+  end if;
+  if public.tb_scope_allows(k.permissions, p_scope) then
+    v_request := jsonb_set(p_request, '{actor}',
+                           jsonb_build_object('kind', 'api_key', 'id', k.id, 'name', k.name));
+    if p_request ? 'idempotency' then
+      v_request := jsonb_set(v_request, '{idempotency,key}', to_jsonb(
+        'table_booking_create:api_key:' || k.id || ':' || (p_request #>> '{idempotency,key}')));
+    end if;
+    begin
+      v_data := public.table_booking_create(v_request, p_now);
+      -- Counted last, so the key's counter row is locked only until the commit.
+      v_auth := public.tb_key_count(k, p_now, p_limits);
+      if jsonb_typeof(v_auth -> 'limited') = 'null' then
+        return jsonb_build_object('auth', v_auth, 'data', v_data, 'error', null);
+      end if;
+      -- Over a limit: undo the booking (and this count, made again below).
+      raise exception using errcode = 'P0001', message = 'TB_KEY_LIMITED';
+    exception when others then
+      get stacked diagnostics v_state = returned_sqlstate, v_message = message_text,
+                              v_detail = pg_exception_detail, v_hint = pg_exception_hint;
+    end;
+  end if;
+  -- Nothing was created; only the count is written, so its commit need not wait for the WAL.
+  perform set_config('synchronous_commit', 'off', true);
+  v_auth := public.tb_key_count(k, p_now, p_limits);
+  return jsonb_build_object(
+    'auth', v_auth,
+    'data', null,
+    'error', case when v_state is not null and v_message is distinct from 'TB_KEY_LIMITED'
+                  then jsonb_build_object('sqlstate', v_state, 'message', v_message,
+                                          'detail', nullif(v_detail, ''),
+                                          'hint', nullif(v_hint, '')) end);
 end
 $$;
 
-do $$
+-- The booking form's SMS choice, after the booking is made. Where the pub's consent ledger exists
+-- (customer_consents and record_customer_consent) it is recorded the pub's way, which also keeps
+-- the customers summary; elsewhere the summary columns are set directly. A customer who opted out
+-- (sms_status 'opted_out': a STOP, the pub's app, an earlier "no") is never opted back in by a
+-- booking form alone: only a STOP's START or the pub's app does that.
+create or replace function public.tb_record_sms_consent(
+  p_customer_id uuid,
+  p_opt_in boolean,
+  p_booking_id uuid,
+  p_actor jsonb
+) returns void
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  f text;
+  c record;
+  v_staff boolean := p_actor ->> 'kind' = 'staff';
 begin
-  foreach f in array array[
-    'public.tb_rate_hit(text, integer, integer, timestamptz)',
-    'public.api_key_authenticate(text, timestamptz, jsonb)',
-    'public.staff_has_permission(uuid, text)',
-    'public.tb_audit(text, uuid, text, jsonb, jsonb, jsonb, jsonb, jsonb, text, text)',
-    'public.table_booking_audit_refusal(text, text, text, text, jsonb, jsonb, jsonb)',
-    'public.tb_resolve_customer(jsonb)',
-    'public.tb_check_slot(public.table_booking_type, date, time, integer, timestamptz, boolean)',
-    'public.tb_claim_covers(date[], date, time, timestamptz, integer, public.table_booking_type, '
-      'integer, timestamptz, uuid)',
-    'public.tb_money(numeric)',
-    'public.tb_booking_by_reference(text, text, boolean)',
-    'public.tb_refund_due(jsonb, numeric, timestamptz, timestamptz)',
-    'public.table_booking_detail(text, text, timestamptz)',
-    'public.table_booking_create(jsonb, timestamptz)',
-    'public.table_booking_update(text, text, jsonb, jsonb, jsonb, timestamptz, boolean)',
-    'public.tb_require_open(public.table_bookings, timestamptz)',
-    'public.table_booking_cancel(text, text, text, jsonb, jsonb, timestamptz, numeric)',
-    'public.table_booking_set_status(text, text, jsonb, jsonb, timestamptz)',
-    'public.table_booking_list(jsonb)'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
+  if p_opt_in is null then
+    return;
+  end if;
+  select sms_opt_in, sms_status into c from public.customers where id = p_customer_id for update;
+  if not found or c.sms_status is not distinct from 'opted_out' then
+    -- Opted out stays opted out (and a "no" from someone already out records nothing new).
+    return;
+  end if;
+  if to_regprocedure('public.record_customer_consent(uuid, text, text, text, text, text, text, '
+                     'text, text, uuid, text, text, text, text, text, jsonb, boolean)') is not null
+  then
+    perform public.record_customer_consent(
+      p_customer_id => p_customer_id, p_channel => 'sms', p_purpose => 'service',
+      p_status => case when p_opt_in then 'opted_in' else 'opted_out' end,
+      p_legal_basis => 'consent',
+      p_source => case when v_staff then 'staff_table_booking' else 'public_table_booking' end,
+      p_capture_method => case when v_staff then 'staff_verbal' else 'checkbox' end,
+      p_consent_text_version => 'anchor-table-bookings-sms-v1',
+      p_captured_by_user_id => case when v_staff then (p_actor ->> 'id')::uuid end,
+      p_related_entity_type => 'table_booking', p_related_entity_id => p_booking_id::text,
+      p_metadata => jsonb_build_object('service', 'anchor-table-bookings'));
+  elsif p_opt_in then
+    update public.customers set
+      sms_opt_in = true, sms_status = 'active',
+      sms_opt_in_at = case when sms_opt_in is distinct from true then now() else sms_opt_in_at end,
+      sms_opt_in_source = case when sms_opt_in is distinct from true then 'table_booking'
+                               else sms_opt_in_source end
+    where id = p_customer_id;
+  else
+    update public.customers set
+      sms_opt_in = false, sms_status = 'opted_out',
+      sms_opted_out_at = case when sms_opt_in is distinct from false then now()
+                              else sms_opted_out_at end
+    where id = p_customer_id;
+  end if;
 end
 $$;
+create or replace function public.tb_booking_written(
+  p_old public.table_bookings,
+  p_new public.table_bookings
+) returns void
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_due numeric;
+begin
+  if p_new.manage_token_hash is not null then
+    if p_old.id is null then
+      perform public.tb_queue_notification(p_new.id, 'created');
+    elsif p_new.status is distinct from p_old.status then
+      if p_new.status = 'confirmed' and p_old.status = 'pending_payment' then
+        perform public.tb_queue_notification(p_new.id, 'confirmed');
+      elsif p_new.status = 'cancelled' then
+        perform public.tb_queue_notification(p_new.id, 'cancelled');
+      end if;
+    elsif p_new.status in ('confirmed', 'pending_payment')
+          and ((p_new.booking_date, p_new.booking_time, p_new.party_size)
+                 is distinct from (p_old.booking_date, p_old.booking_time, p_old.party_size)
+               or (p_new.special_requirements, p_new.dietary_requirements, p_new.allergies,
+                   p_new.celebration_type)
+                 is distinct from (p_old.special_requirements, p_old.dietary_requirements,
+                                   p_old.allergies, p_old.celebration_type)) then
+      perform public.tb_queue_notification(p_new.id, 'updated',
+                                           coalesce(p_new.modification_count, 0)::text
+                                           || ':' || to_char(p_new.updated_at, 'YYYYMMDDHH24MISSUS'));
+    end if;
+  end if;
+  -- A paid booking that is cancelled gets its refund queued (the amount the cancel computed); a
+  -- refund due on a payment PayPal cannot refund (no capture id: paid another way, or recorded
+  -- by hand) is not left unsaid: it goes to staff at once.
+  if p_old.id is not null and p_new.status = 'cancelled'
+     and p_old.status is distinct from 'cancelled' then
+    select (p.payment_metadata ->> 'refund_due')::numeric into v_due
+      from public.table_booking_payments p
+     where p.booking_id = p_new.id and p.status in ('completed', 'partial_refund')
+     order by p.created_at desc limit 1;
+    if v_due > 0 and p_new.paypal_deposit_capture_id is not null
+       and p_new.payment_status in ('completed', 'partial_refund') then
+      perform public.tb_queue_refund(
+        p_new.id, p_new.paypal_deposit_capture_id, v_due,
+        'cancellation', 'Refund for your cancelled table booking at The Anchor.');
+    elsif v_due > 0 then
+      perform public.table_booking_refund_failed(
+        p_new.id, 'no PayPal capture to refund', coalesce(p_new.cancelled_at, now()));
+    end if;
+  end if;
+end
+$$;
+
+create or replace function public.tb_limit_unpaid_holds(
+  p_client text,
+  p_customer uuid,
+  p_date date,
+  p_time time,
+  p_start timestamptz,
+  p_duration_minutes integer,
+  p_party_size integer,
+  p_now timestamptz,
+  p_cfg jsonb
+) returns void
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_per_phone integer := public.tb_setting_int('sunday_lunch_unpaid_holds_per_phone', 2);
+  v_per_client integer := public.tb_setting_int('sunday_lunch_unpaid_holds_per_client', 10);
+  v_share integer := public.tb_setting_int('sunday_lunch_unpaid_share_percent', 50);
+  v_step integer := greatest((p_cfg ->> 'slot_interval_minutes')::int, 5);
+  v_held integer;
+  v_first_expiry timestamptz;
+  v_room integer;
+begin
+  perform pg_advisory_xact_lock(hashtextextended('table_bookings:unpaid:' || p_customer, 0));
+  select count(*), min(b.hold_expires_at) into v_held, v_first_expiry
+  from public.table_bookings b
+  where b.customer_id = p_customer and b.status = 'pending_payment'
+    and b.hold_expires_at > p_now;
+  if v_held >= v_per_phone then
+    raise exception using errcode = 'P0001', message = 'RATE_LIMIT_EXCEEDED',
+      detail = format('This phone number already has %s Sunday lunch %s waiting for the '
+                      'deposit. Please pay for %s first, or call us on %s.', v_held,
+                      case when v_held = 1 then 'booking' else 'bookings' end,
+                      case when v_held = 1 then 'it' else 'one of them' end, p_cfg ->> 'contact_phone'),
+      hint = jsonb_build_object('reason', 'UNPAID_HOLDS_PER_PHONE', 'limit', v_per_phone,
+                                'reset_at', v_first_expiry,
+                                'retry_after', ceil(extract(epoch from v_first_expiry - p_now))
+                               )::text;
+  end if;
+  if p_client is not null then
+    perform pg_advisory_xact_lock(hashtextextended('table_bookings:unpaid:' || p_client, 0));
+    select count(*), min(b.hold_expires_at) into v_held, v_first_expiry
+    from public.table_booking_unpaid_holds h
+    join public.table_bookings b on b.id = h.booking_id
+    where h.client = p_client and b.status = 'pending_payment' and b.hold_expires_at > p_now;
+    if v_held >= v_per_client then
+      raise exception using errcode = 'P0001', message = 'RATE_LIMIT_EXCEEDED',
+        detail = format('Too many Sunday lunch bookings are waiting for their deposit. Please '
+                        'try again in a few minutes, or call us on %s.', p_cfg ->> 'contact_phone'),
+        hint = jsonb_build_object('reason', 'UNPAID_HOLDS_PER_CLIENT', 'limit', v_per_client,
+                                  'reset_at', v_first_expiry,
+                                  'retry_after', ceil(extract(epoch from v_first_expiry - p_now))
+                                 )::text;
+    end if;
+  end if;
+  -- The share: every slot whose time overlaps this booking's keeps it, counted as the
+  -- capacity rule counts (each booking overlapping the slot's time holds its covers for all of
+  -- it). Unpaid creates of one day are decided one after the other (one lock per day, taken
+  -- after the claim's half-hour locks, so no two creates wait on each other in a cycle).
+  perform pg_advisory_xact_lock(hashtextextended('table_bookings:unpaid:day:' || p_date, 0));
+  select min(w.allowed - w.held) into v_room
+  from (
+    select floor(public.tb_slot_capacity(
+                   p_date, (s.at at time zone 'Europe/London')::time, 'sunday_lunch',
+                   (p_cfg ->> 'capacity')::int) * v_share / 100.0)::integer as allowed,
+           coalesce((
+             select sum(b.party_size)
+             from public.table_bookings b
+             where public.tb_booking_span(b.booking_date, b.booking_time, b.start_datetime,
+                                          b.end_datetime, b.duration_minutes)
+                   && public.tb_span(s.at, s.at + make_interval(mins => p_duration_minutes))
+               and b.status = 'pending_payment'
+               and b.booking_date - p_date between -1 and 1
+               and b.hold_expires_at > p_now), 0)::integer as held
+    from generate_series(
+      p_start - make_interval(mins => p_duration_minutes - v_step),
+      p_start + make_interval(mins => p_duration_minutes - v_step),
+      make_interval(mins => v_step)) as s(at)
+  ) w;
+  if v_room < p_party_size then
+    raise exception using errcode = 'P0001', message = 'NO_AVAILABILITY',
+      detail = format('Sorry, no more Sunday lunch tables can be held for payment at %s on %s. '
+                      'Please choose another time, or call us on %s.',
+                      to_char(p_time, 'HH24:MI'), public.tb_day_words(p_date),
+                      p_cfg ->> 'contact_phone'),
+      hint = jsonb_build_object('reason', 'UNPAID_HOLDS',
+                                'available_capacity', greatest(v_room, 0))::text;
+  end if;
+end
+$$;
+
+-- Every function of this file: executable by service_role only.
+select table_booking_service.service_role_only(array[
+  'public.tb_audit',
+  'public.table_booking_audit_refusal',
+  'public.tb_resolve_customer',
+  'public.tb_money',
+  'public.tb_refund_due',
+  'public.table_booking_create',
+  'public.table_booking_update',
+  'public.tb_require_open',
+  'public.table_booking_cancel',
+  'public.table_booking_set_status',
+  'public.table_booking_create_for_key',
+  'public.tb_record_sms_consent',
+  'public.tb_booking_written',
+  'public.tb_limit_unpaid_holds'
+]);

@@ -2,7 +2,8 @@
 -- reminders, review requests.
 --
 -- A booking's transaction queues one job of type table_booking_notify {table_booking_id, event}.
--- The worker turns it into send_sms / send_email jobs in the shared format, each unique per
+-- The worker turns it into table_booking_sms / table_booking_email jobs (types of our own; the pub's
+-- send_sms jobs are its own worker's) in the shared table, each unique per
 -- booking, template and stage (table_booking_message_ledger), then sends them. An SMS claims
 -- idempotency_keys 'sms:<unique key>' before it goes to Twilio, so even a worker that dies
 -- between sending and recording never sends the same text again.
@@ -16,7 +17,7 @@ values
    '{customer_name,party_size,date,time,reference}'),
   ('booking_confirmation_sunday_lunch', 'sunday_lunch',
    'Hi {{customer_name}}, your Sunday lunch booking for {{party_size}} on {{date}} at {{time}} is '
-   'confirmed. We have your roast selections ready! £{{deposit_amount}} deposit paid, '
+   'confirmed, and your roast choices are noted. £{{deposit_amount}} deposit paid, '
    '£{{outstanding_amount}} due on arrival. Reference: {{reference}}. Reply STOP to opt out.',
    '{customer_name,party_size,date,time,deposit_amount,outstanding_amount,reference}'),
   ('reminder_regular', 'regular',
@@ -76,28 +77,48 @@ create index if not exists idx_table_booking_outbox_booking
   on public.table_booking_outbox (table_booking_id);
 alter table public.table_booking_outbox enable row level security;
 
--- A job queued at most once for its key, ever (the ledger row is the proof); null when the key
--- was queued before.
+-- Item 11: one message when a confirmation and an update are both due -----------------------------
+create index if not exists idx_table_booking_message_ledger_booking
+  on public.table_booking_message_ledger (table_booking_id);
+
+-- Two texts of issue 18 (item 12), added where the project has no template of that key.
+insert into public.table_booking_sms_templates (template_key, booking_type, template_text, variables)
+values
+  ('cancellation_hold_expired', 'sunday_lunch',
+   'Hi {{customer_name}}, your Sunday lunch {{reference}} on {{date}} at {{time}} has been '
+   'cancelled because the deposit was not paid in time, so the table was released. No payment '
+   'was taken. To book again call {{contact_phone}}.',
+   '{customer_name,reference,date,time,contact_phone}'),
+  ('refund_problem', null,
+   'Hi {{customer_name}}, we could not send the refund of £{{refund_amount}} for booking '
+   '{{reference}} automatically. Our team will contact you to arrange it, or call us on '
+   '{{contact_phone}}.',
+   '{customer_name,refund_amount,reference,contact_phone}')
+on conflict (template_key) do nothing;
+
+-- Function bodies are checked when called, not when made: each function is defined once,
+-- in the file of its concern, in any order.
+set local check_function_bodies = off;
+
+-- .
 create or replace function public.tb_queue_job_once(
   p_key text, p_booking_id uuid, p_type text, p_payload jsonb, p_priority integer,
   p_max_attempts integer
 ) returns uuid
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  v_key text;
   v_job uuid;
 begin
-  insert into public.table_booking_message_ledger (unique_key, table_booking_id)
-  values (p_key, p_booking_id)
-  on conflict (unique_key) do nothing
-  returning unique_key into v_key;
-  if v_key is null then
-    return null;
-  end if;
-  insert into public.jobs (type, payload, priority, max_attempts)
-  values (p_type, p_payload, p_priority, p_max_attempts)
+  -- Queued once per key: a key already in the ledger queues nothing (null).
+  with ledger as (
+    insert into public.table_booking_message_ledger (unique_key, table_booking_id, job_id)
+    values (p_key, p_booking_id, gen_random_uuid())
+    on conflict (unique_key) do nothing
+    returning job_id
+  )
+  insert into public.jobs (id, type, payload, priority, max_attempts)
+  select ledger.job_id, p_type, p_payload, p_priority, p_max_attempts from ledger
   returning id into v_job;
-  update public.table_booking_message_ledger set job_id = v_job where unique_key = p_key;
   return v_job;
 end
 $$;
@@ -114,46 +135,6 @@ language sql volatile security definer set search_path = public, pg_temp as $$
     'table_booking_notify',
     jsonb_build_object('table_booking_id', p_booking_id, 'event', p_event, 'stage', p_stage),
     5, 5)
-$$;
-
--- What happens to a booking queues its messages, inside the same transaction: made (confirmed or
--- awaiting its deposit), confirmed by payment, changed, cancelled. Only bookings made by this
--- service (they carry a manage token) message guests; the pub app's own bookings are its own.
-create or replace function public.tb_notify_booking_change() returns trigger
-language plpgsql security definer set search_path = public, pg_temp as $$
-begin
-  if new.manage_token_hash is null then
-    return new;
-  end if;
-  if tg_op = 'INSERT' then
-    perform public.tb_queue_notification(new.id, 'created');
-  elsif new.status is distinct from old.status then
-    if new.status = 'confirmed' and old.status = 'pending_payment' then
-      perform public.tb_queue_notification(new.id, 'confirmed');
-    elsif new.status = 'cancelled' then
-      perform public.tb_queue_notification(new.id, 'cancelled');
-    end if;
-  elsif new.status in ('confirmed', 'pending_payment')
-        and (new.booking_date, new.booking_time, new.party_size)
-            is distinct from (old.booking_date, old.booking_time, old.party_size) then
-    perform public.tb_queue_notification(new.id, 'updated',
-                                         coalesce(new.modification_count, 0)::text
-                                         || ':' || to_char(new.updated_at, 'YYYYMMDDHH24MISSUS'));
-  end if;
-  return new;
-end
-$$;
-
-do $$
-begin
-  if not exists (select 1 from pg_trigger where tgname = 'tb_notify_booking_change'
-                 and tgrelid = 'public.table_bookings'::regclass) then
-    create trigger tb_notify_booking_change
-      after insert or update of status, booking_date, booking_time, party_size
-      on public.table_bookings
-      for each row execute function public.tb_notify_booking_change();
-  end if;
-end
 $$;
 
 -- Reminders (plan section 9): each confirmed booking once. Sunday lunch the day before from
@@ -292,7 +273,11 @@ language sql volatile security definer set search_path = public, pg_temp as $$
   values (p_booking_id, p_channel, p_status, left(p_error, 500))
 $$;
 
--- Everything the worker needs to write a booking's messages, in one call.
+-- Items 10 and 12: what a message needs to tell the truth ------------------------------------------
+-- with: paid_amount (what was paid, so an unpaid deposit is
+-- not called paid), refund_state (sent, pending, failed or not_queued: whether the refund is on
+-- its way), refund_promised (the guest's cancellation said the refund was requested), and each
+-- item's price (paid sides, for the staff).
 create or replace function public.table_booking_message_context(
   p_booking_id uuid
 ) returns json
@@ -312,6 +297,10 @@ language sql stable security definer set search_path = public, pg_temp as $$
       'total_amount', public.tb_money(b.total_amount),
       'outstanding_amount', public.tb_money(greatest(coalesce(b.total_amount, 0)
                                                      - coalesce(b.deposit_amount, 0), 0)),
+      'paid_amount', (select public.tb_money(sum(p.amount))
+                      from public.table_booking_payments p
+                      where p.booking_id = b.id
+                        and p.status in ('completed', 'refunded', 'partial_refund')),
       'hold_expires_at', public.tb_london_iso(b.hold_expires_at),
       'payment_url', (select p.payment_metadata ->> 'approve_url'
                       from public.table_booking_payments p
@@ -319,10 +308,20 @@ language sql stable security definer set search_path = public, pg_temp as $$
                       order by p.created_at desc limit 1),
       'modification_count', coalesce(b.modification_count, 0),
       'cancellation_reason', b.cancellation_reason,
-      'refund_due', (select p.payment_metadata ->> 'refund_due'
-                     from public.table_booking_payments p
-                     where p.booking_id = b.id and p.payment_metadata ? 'refund_due'
-                     order by p.created_at desc limit 1)),
+      'refund_due', r.refund_due,
+      'refund_state', case
+        when r.refund_due is null then null
+        when r.failed then 'failed'
+        when rj.status = 'completed' then 'sent'
+        when rj.status in ('failed', 'cancelled') then 'failed'
+        when rj.status is not null then 'pending'
+        else 'not_queued' end,
+      'refund_promised', exists (
+        select 1 from public.table_booking_message_ledger l
+        join public.jobs j on j.id = l.job_id
+        where l.unique_key in (b.id || ':cancellation:sms:default',
+                               b.id || ':cancellation:email:default')
+          and j.payload #>> '{metadata,refund_state}' = 'pending')),
     'customer', json_build_object(
       'id', c.id, 'first_name', c.first_name, 'last_name', c.last_name,
       'mobile', c.mobile_e164, 'email', c.email),
@@ -330,6 +329,7 @@ language sql stable security definer set search_path = public, pg_temp as $$
       select json_agg(json_build_object(
                'name', coalesce(m.name, i.custom_item_name), 'item_type', i.item_type,
                'quantity', i.quantity, 'guest_name', i.guest_name,
+               'price', public.tb_money(i.price_at_booking),
                'special_requests', i.special_requests) order by i.item_type, m.display_order)
       from public.table_booking_items i
       left join public.sunday_lunch_menu_items m on m.id = i.menu_item_id
@@ -345,11 +345,21 @@ language sql stable security definer set search_path = public, pg_temp as $$
                       from public.system_settings where key = 'google_review_link')))
   from public.table_bookings b
   left join public.customers c on c.id = b.customer_id
+  left join lateral (
+    select p.payment_metadata ->> 'refund_due' as refund_due,
+           p.payment_metadata ? 'refund_failed_at' as failed
+    from public.table_booking_payments p
+    where p.booking_id = b.id and p.payment_metadata ? 'refund_due'
+    order by p.created_at desc limit 1) r on true
+  left join lateral (
+    select j.status from public.table_booking_message_ledger l
+    join public.jobs j on j.id = l.job_id
+    where l.unique_key = 'refund:' || b.id || ':cancellation') rj on true
   where b.id = p_booking_id
 $$;
 
 -- Queue send jobs in the shared format, each at most once (ledger) ------------------------------
--- p_jobs: [{unique_key, type: send_sms|send_email, payload, table_booking_id}]
+-- p_jobs: [{unique_key, type: table_booking_sms|table_booking_email, payload, table_booking_id}]
 create or replace function public.table_booking_queue_sends(p_jobs jsonb) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
@@ -371,13 +381,28 @@ begin
 end
 $$;
 
--- Worker: recover expired leases, then claim with the shared claim_jobs --------------------------
+-- Worker: recover expired leases, then claim ------------------------------------------------------
+-- One worker run handles a job at most once (issue 17). The run passes the ids it has already
+-- handled (deferred for quiet hours, retried, failed, done) and the claim skips them, so a job
+-- that is due again at once by the database's clock (a deferral or a retry into what the
+-- database already sees as the past) waits for the next run instead of looping in this one.
+-- The claim is our own statement rather than the shared claim_jobs, which takes no exclusions;
+-- it is the same skip-locked, leased claim, limited to this service's own job types: the pub's
+-- jobs in the same table (its send_sms, ...) are never claimed, reset or touched.
 create or replace function public.table_booking_claim_jobs(
   p_batch_size integer,
-  p_lease_seconds integer default 120
+  p_lease_seconds integer default 120,
+  p_exclude uuid[] default '{}'
 ) returns setof public.jobs
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_types constant text[] :=
+    array['table_booking_notify', 'table_booking_sms', 'table_booking_email',
+          'table_booking_refund'];
 begin
+  if p_batch_size is null or p_batch_size <= 0 then
+    return;
+  end if;
   -- A worker that died leaves its jobs 'processing'; once the lease is over they are due again
   -- (or failed, when they have used their attempts).
   update public.jobs set
@@ -387,13 +412,32 @@ begin
     processing_token = null,
     lease_expires_at = null
   where status = 'processing'
-    and type in ('table_booking_notify', 'send_sms', 'send_email', 'table_booking_refund')
+    and type = any (v_types)
     and lease_expires_at < now();
   return query
-    select * from public.claim_jobs(
-      p_batch_size,
-      array['table_booking_notify', 'send_sms', 'send_email', 'table_booking_refund'],
-      p_lease_seconds);
+    with picked as (
+      select j.id
+      from public.jobs j
+      where j.status = 'pending'
+        and j.scheduled_for <= now()
+        and j.type = any (v_types)
+        and coalesce(j.attempts, 0) < coalesce(j.max_attempts, 3)
+        and j.id <> all (coalesce(p_exclude, '{}'))
+      order by j.priority desc, j.created_at asc
+      limit p_batch_size
+      for update skip locked
+    )
+    update public.jobs j
+       set status            = 'processing',
+           started_at        = now(),
+           processing_token  = gen_random_uuid(),
+           lease_expires_at  = now() + make_interval(secs => coalesce(p_lease_seconds, 120)),
+           last_heartbeat_at = now(),
+           attempts          = coalesce(j.attempts, 0) + 1,
+           updated_at        = now()
+      from picked
+     where j.id = picked.id
+    returning j.*;
 end
 $$;
 
@@ -452,9 +496,8 @@ language sql volatile security definer set search_path = public, pg_temp as $$
   select exists (select 1 from deferred)
 $$;
 
--- Before an SMS: may this customer get it, and has it been sent before? ---------------------------
--- Returns {decision: send|duplicate|no_sms, reason, email}. 'send' also claims the message's
--- idempotency key, committed before the provider is called.
+-- the texts about a cancelled booking (its cancellation,
+-- the released hold's, a refund that could not be made) are not stale for being cancelled.
 create or replace function public.table_booking_sms_begin(
   p_unique_key text, p_customer_id uuid, p_to text, p_table_booking_id uuid default null,
   p_template_key text default null
@@ -469,7 +512,9 @@ begin
   -- A text written before the booking was cancelled (held overnight, or queued just before)
   -- is not sent: the guest gets the cancellation, not a stale confirmation or reminder.
   select status into v_status from public.table_bookings where id = p_table_booking_id;
-  if v_status = 'cancelled' and p_template_key is distinct from 'cancellation' then
+  if v_status = 'cancelled' and p_template_key is distinct from 'cancellation'
+     and p_template_key is distinct from 'cancellation_hold_expired'
+     and p_template_key is distinct from 'refund_problem' then
     return json_build_object('decision', 'stale', 'reason', 'booking_cancelled', 'email', null);
   end if;
   select * into c from public.customers where id = p_customer_id;
@@ -696,7 +741,19 @@ begin
   if not found then
     return json_build_object('known', false);
   end if;
-  if p_action = 'opt_out' then
+  if p_action in ('opt_out', 'opt_in')
+     and to_regprocedure('public.record_customer_consent(uuid, text, text, text, text, text, '
+                         'text, text, text, uuid, text, text, text, text, text, jsonb, boolean)')
+         is not null then
+    -- The pub's consent ledger, which also keeps the customers summary, where it exists.
+    perform public.record_customer_consent(
+      p_customer_id => c.id, p_channel => 'sms', p_purpose => 'service',
+      p_status => case when p_action = 'opt_in' then 'opted_in' else 'opted_out' end,
+      p_legal_basis => 'consent', p_source => 'twilio_inbound_sms',
+      p_capture_method => 'inbound_keyword', p_related_entity_type => 'message',
+      p_related_entity_id => p_sid,
+      p_metadata => jsonb_build_object('service', 'anchor-table-bookings', 'body', left(p_body, 50)));
+  elsif p_action = 'opt_out' then
     update public.customers set sms_opt_in = false, sms_status = 'opted_out',
       sms_opted_out_at = now() where id = c.id;
   elsif p_action = 'opt_in' then
@@ -727,38 +784,89 @@ language sql volatile security definer set search_path = public, pg_temp as $$
           p_message_sid)
 $$;
 
-do $$
+create or replace function public.table_booking_outbox_read(
+  p_reference text default null, p_limit integer default 20
+) returns json
+language sql stable security definer set search_path = public, pg_temp as $$
+  select coalesce(json_agg(json_build_object(
+           'channel', m.channel, 'recipient', m.recipient, 'subject', m.subject,
+           'body', m.body, 'attachments', m.attachments, 'template_key', m.template_key,
+           'booking_reference', m.booking_reference, 'created_at', m.created_at)
+         order by m.created_at, m.id), '[]'::json)
+  from (
+    select o.id, o.channel, o.recipient, o.subject, o.body, o.template_key, o.created_at,
+           b.booking_reference,
+           case when jsonb_typeof(j.payload -> 'attachments') = 'array'
+                then j.payload -> 'attachments' else o.attachments end as attachments
+    from public.table_booking_outbox o
+    left join public.table_bookings b on b.id = o.table_booking_id
+    left join public.jobs j on j.id = o.job_id and o.channel = 'email'
+    where p_reference is null or b.booking_reference = upper(trim(p_reference))
+    order by o.created_at desc, o.id desc
+    limit greatest(coalesce(p_limit, 20), 1)
+  ) m
+$$;
+
+-- The guest's confirmations of a booking still waiting to be sent (a text held for quiet hours,
+-- an email waiting its turn); with p_cancel, they are cancelled (the update that follows sends
+-- the confirmation with the current booking instead). Returns the channels: sms, email.
+create or replace function public.table_booking_supersede_confirmations(
+  p_booking_id uuid, p_cancel boolean
+) returns json
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  f text;
+  v_channels json;
 begin
-  foreach f in array array[
-    'public.tb_queue_job_once(text, uuid, text, jsonb, integer, integer)',
-    'public.tb_queue_notification(uuid, text, text)',
-    'public.tb_notify_booking_change()',
-    'public.table_booking_queue_reminders(timestamptz, integer, integer)',
-    'public.table_booking_queue_reviews(timestamptz, integer)',
-    'public.table_booking_sunday_prep(timestamptz)',
-    'public.table_booking_prep_list(date)',
-    'public.table_booking_reminder_sent(uuid, text, text, text)',
-    'public.table_booking_message_context(uuid)',
-    'public.table_booking_queue_sends(jsonb)',
-    'public.table_booking_claim_jobs(integer, integer)',
-    'public.table_booking_job_done(uuid, uuid, jsonb)',
-    'public.table_booking_job_failed(uuid, uuid, text, boolean, integer)',
-    'public.table_booking_job_defer(uuid, uuid, timestamptz)',
-    'public.table_booking_sms_begin(text, uuid, text, uuid, text)',
-    'public.table_booking_sms_sent(uuid, uuid, text, jsonb)',
-    'public.table_booking_sms_refused(uuid, uuid, text, uuid, integer, text, jsonb)',
-    'public.table_booking_sms_retry(uuid, uuid, text, text, jsonb)',
-    'public.table_booking_email_sent(uuid, uuid, jsonb)',
-    'public.tb_message_audit(text, jsonb, text)',
-    'public.tb_twilio_status_rank(text)',
-    'public.twilio_message_status(text, text, text, text, jsonb)',
-    'public.twilio_inbound_message(text, text, text, text, text, text[])',
-    'public.webhook_log(text, text, jsonb, text, jsonb, text, text)'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
+  if p_cancel then
+    with gone as (
+      update public.jobs j set status = 'cancelled', completed_at = now(),
+        result = '{"skipped": "superseded"}'::jsonb, processing_token = null
+      from public.table_booking_message_ledger l
+      where l.table_booking_id = p_booking_id and l.job_id = j.id and j.status = 'pending'
+        and j.type in ('table_booking_sms', 'table_booking_email')
+        and j.payload #>> '{metadata,template_key}' like 'booking\_confirmation\_%'
+      returning j.type)
+    select coalesce(json_agg(distinct replace(type, 'table_booking_', '')), '[]'::json)
+      into v_channels
+    from gone;
+  else
+    select coalesce(json_agg(distinct replace(j.type, 'table_booking_', '')), '[]'::json)
+      into v_channels
+    from public.table_booking_message_ledger l
+    join public.jobs j on j.id = l.job_id
+    where l.table_booking_id = p_booking_id and j.status = 'pending'
+      and j.type in ('table_booking_sms', 'table_booking_email')
+      and j.payload #>> '{metadata,template_key}' like 'booking\_confirmation\_%';
+  end if;
+  return v_channels;
 end
 $$;
+
+-- Every function of this file: executable by service_role only.
+select table_booking_service.service_role_only(array[
+  'public.tb_queue_job_once',
+  'public.tb_queue_notification',
+  'public.table_booking_queue_reminders',
+  'public.table_booking_queue_reviews',
+  'public.table_booking_sunday_prep',
+  'public.table_booking_prep_list',
+  'public.table_booking_reminder_sent',
+  'public.table_booking_message_context',
+  'public.table_booking_queue_sends',
+  'public.table_booking_claim_jobs',
+  'public.table_booking_job_done',
+  'public.table_booking_job_failed',
+  'public.table_booking_job_defer',
+  'public.table_booking_sms_begin',
+  'public.table_booking_sms_sent',
+  'public.table_booking_sms_refused',
+  'public.table_booking_sms_retry',
+  'public.table_booking_email_sent',
+  'public.tb_message_audit',
+  'public.tb_twilio_status_rank',
+  'public.twilio_message_status',
+  'public.twilio_inbound_message',
+  'public.webhook_log',
+  'public.table_booking_outbox_read',
+  'public.table_booking_supersede_confirmations'
+]);

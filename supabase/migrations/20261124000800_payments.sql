@@ -3,6 +3,10 @@
 -- Only PayPal ids and amounts are stored, never card or PayPal account details. Every payment
 -- event writes audit_logs (payment.order_created, payment.captured, payment.refunded, ...).
 
+-- Function bodies are checked when called, not when made: each function is defined once,
+-- in the file of its concern, in any order.
+set local check_function_bodies = off;
+
 -- The booking a guest (or a key) wants to pay for, and whether it can still be paid ------------
 create or replace function public.table_booking_payment_target(
   p_reference text, p_token_hash text, p_now timestamptz
@@ -98,6 +102,7 @@ create or replace function public.table_booking_payment_captured(
 ) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
+  v_after public.table_bookings;
   b public.table_bookings;
   v_amount numeric := (p_capture ->> 'amount')::numeric;
   v_free integer;
@@ -168,7 +173,9 @@ begin
   update public.table_bookings set status = 'confirmed', confirmed_at = p_now,
     payment_status = 'completed', payment_method = 'paypal',
     paypal_deposit_capture_id = p_capture ->> 'id', hold_expires_at = null
-  where id = b.id;
+  where id = b.id
+  returning * into v_after;
+  perform public.tb_booking_written(b, v_after);
   update public.table_booking_payments set status = 'completed', paid_at = p_now,
     transaction_id = p_capture ->> 'id',
     payment_metadata = coalesce(payment_metadata, '{}'::jsonb) || jsonb_build_object(
@@ -305,22 +312,27 @@ language sql volatile security definer set search_path = public, pg_temp as $$
 $$;
 
 -- Holds that expire (plan: Payment Processing): unpaid Sunday lunches whose hold passed are
--- cancelled, which frees their covers and (through the notify trigger) tells the guest.
+-- cancelled, which frees their covers and tells the guest. Only this service's bookings (they
+-- carry a manage token): the pub's own holds are the pub's deposit-timeout cron's.
 create or replace function public.table_booking_expire_holds(p_now timestamptz) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  b record;
+  b public.table_bookings;
+  v_after public.table_bookings;
   v_count integer := 0;
 begin
   for b in
-    select id, booking_reference from public.table_bookings
+    select * from public.table_bookings
     where status = 'pending_payment' and hold_expires_at is not null and hold_expires_at <= p_now
+      and manage_token_hash is not null
     for update skip locked
   loop
     update public.table_bookings set status = 'cancelled', cancelled_at = p_now,
       cancelled_by = 'system', cancellation_reason = 'payment_hold_expired',
       hold_expires_at = null
-    where id = b.id;
+    where id = b.id
+    returning * into v_after;
+    perform public.tb_booking_written(b, v_after);
     update public.table_booking_payments set status = 'failed',
       payment_metadata = coalesce(payment_metadata, '{}'::jsonb)
                          || '{"closed_reason": "payment_hold_expired"}'::jsonb
@@ -336,55 +348,81 @@ begin
 end
 $$;
 
--- When a paid booking is cancelled, its refund is queued in the cancelling transaction.
-create or replace function public.tb_refund_on_cancel() returns trigger
-language plpgsql security definer set search_path = public, pg_temp as $$
-begin
-  if new.status = 'cancelled' and old.status is distinct from 'cancelled'
-     and new.payment_status in ('completed', 'partial_refund')
-     and new.paypal_deposit_capture_id is not null then
-    perform public.tb_queue_refund(
-      new.id, new.paypal_deposit_capture_id,
-      (select (p.payment_metadata ->> 'refund_due')::numeric
-         from public.table_booking_payments p
-        where p.booking_id = new.id and p.status in ('completed', 'partial_refund')
-        order by p.created_at desc limit 1),
-      'cancellation', 'Refund for your cancelled table booking at The Anchor.');
-  end if;
-  return new;
-end
-$$;
-
-do $$
-begin
-  if not exists (select 1 from pg_trigger where tgname = 'tb_refund_on_cancel'
-                 and tgrelid = 'public.table_bookings'::regclass) then
-    create trigger tb_refund_on_cancel after update of status on public.table_bookings
-      for each row execute function public.tb_refund_on_cancel();
-  end if;
-end
-$$;
-
-do $$
+-- Item 10: a refund that cannot be made reaches staff ----------------------------------------------
+-- Recorded on the payment (refund_failed_at, refund_error), noted on the booking for staff,
+-- audited as a failure (payment.refund_failed), and announced by a 'refund_failed' event: the
+-- manager's alert, and the guest's message when they had been told the refund was on its way.
+create or replace function public.table_booking_refund_failed(
+  p_booking_id uuid, p_error text, p_now timestamptz
+) returns json
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  f text;
+  b public.table_bookings;
+  v_due text;
 begin
-  foreach f in array array[
-    'public.table_booking_payment_target(text, text, timestamptz)',
-    'public.tb_require_payable(public.table_bookings, timestamptz)',
-    'public.table_booking_payment_order(uuid, text, text, numeric, jsonb, jsonb)',
-    'public.table_booking_for_order(text)',
-    'public.table_booking_payment_captured(text, uuid, jsonb, text, timestamptz)',
-    'public.tb_queue_refund(uuid, text, numeric, text, text)',
-    'public.table_booking_refund_recorded(text, jsonb, text, timestamptz)',
-    'public.table_booking_payment_flagged(text, text, text, timestamptz)',
-    'public.paypal_webhook_claim(text, text)',
-    'public.paypal_webhook_release(text)',
-    'public.table_booking_expire_holds(timestamptz)',
-    'public.tb_refund_on_cancel()'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
+  select * into b from public.table_bookings where id = p_booking_id;
+  if not found then
+    return json_build_object('outcome', 'unknown');
+  end if;
+  update public.table_booking_payments set payment_metadata = coalesce(payment_metadata,
+    '{}'::jsonb) || jsonb_build_object('refund_failed_at', p_now, 'refund_error', left(p_error, 500))
+  where id = (select p.id from public.table_booking_payments p
+               where p.booking_id = b.id and p.payment_metadata ? 'refund_due'
+               order by p.created_at desc limit 1)
+  returning payment_metadata ->> 'refund_due' into v_due;
+  update public.table_bookings set internal_notes = concat_ws(E'\n', internal_notes,
+    format('%s: the refund of £%s could not be made (%s); refund the guest by hand.',
+           to_char(p_now at time zone 'Europe/London', 'YYYY-MM-DD HH24:MI'),
+           coalesce(v_due, '?'), left(p_error, 200)))
+  where id = b.id;
+  perform public.tb_audit('payment.refund_failed', b.id, 'failure',
+    '{"kind": "system", "name": "refunds"}'::jsonb, null, null,
+    jsonb_build_object('refund_due', v_due),
+    jsonb_build_object('booking_reference', b.booking_reference), left(p_error, 500));
+  perform public.tb_queue_notification(b.id, 'refund_failed');
+  return json_build_object('outcome', 'recorded', 'booking_id', b.id, 'refund_due', v_due);
 end
 $$;
+
+-- A refused delivery from p_client: 'limited' past p_limit this minute (nothing written),
+-- 'logged' for the first p_log_limit (a row without the body), else 'unlogged'.
+create or replace function public.paypal_webhook_refused(
+  p_client text, p_status text, p_headers jsonb, p_error text, p_body_bytes integer,
+  p_log_limit integer, p_limit integer, p_now timestamptz
+) returns text
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_rate record;
+begin
+  select * into v_rate from public.tb_rate_hit(
+    'paypal_webhook_refused:' || coalesce(p_client, 'unknown'), p_limit, 60, p_now);
+  if not v_rate.allowed then
+    return 'limited';
+  end if;
+  if v_rate.hit_limit - v_rate.remaining > p_log_limit then
+    return 'unlogged';
+  end if;
+  insert into public.webhook_logs (webhook_type, status, headers, body, params, error_message)
+  values ('paypal', p_status, p_headers, null,
+          jsonb_build_object('body_bytes', p_body_bytes, 'client_ip', p_client),
+          left(p_error, 500));
+  return 'logged';
+end
+$$;
+
+-- Every function of this file: executable by service_role only.
+select table_booking_service.service_role_only(array[
+  'public.table_booking_payment_target',
+  'public.tb_require_payable',
+  'public.table_booking_payment_order',
+  'public.table_booking_for_order',
+  'public.table_booking_payment_captured',
+  'public.tb_queue_refund',
+  'public.table_booking_refund_recorded',
+  'public.table_booking_payment_flagged',
+  'public.paypal_webhook_claim',
+  'public.paypal_webhook_release',
+  'public.table_booking_expire_holds',
+  'public.table_booking_refund_failed',
+  'public.paypal_webhook_refused'
+]);

@@ -21,6 +21,10 @@ create index if not exists idx_table_booking_request_stats_created_at
 alter table public.table_booking_request_stats enable row level security;
 grant select, insert, update, delete on table public.table_booking_request_stats to service_role;
 
+-- Function bodies are checked when called, not when made: each function is defined once,
+-- in the file of its concern, in any order.
+set local check_function_bodies = off;
+
 -- Many request rows at once (the service buffers them in memory and flushes in batches).
 create or replace function public.table_booking_record_requests(p_rows jsonb) returns integer
 language sql volatile security definer set search_path = public, pg_temp as $$
@@ -38,12 +42,22 @@ language sql volatile security definer set search_path = public, pg_temp as $$
   select count(*)::integer from added
 $$;
 
--- Request rows older than 8 days go (the day window needs one day; a week is kept for questions).
+-- PayPal's webhook log is pruned too (item 3).
 create or replace function public.table_booking_request_stats_prune(p_now timestamptz)
 returns integer
 language sql volatile security definer set search_path = public, pg_temp as $$
   with gone as (
     delete from public.table_booking_request_stats where created_at < p_now - interval '8 days'
+    returning 1),
+  counters as (
+    delete from public.api_rate_counters where window_start < p_now - interval '1 day'
+    returning 1),
+  webhooks as (
+    delete from public.webhook_logs
+    where webhook_type = 'paypal'
+      and (processed_at < p_now - interval '30 days'
+           or (status in ('signature_failed', 'configuration_error')
+               and processed_at < p_now - interval '7 days'))
     returning 1)
   select count(*)::integer from gone
 $$;
@@ -185,20 +199,12 @@ language sql stable security definer set search_path = public, pg_temp as $$
       'day', public.tb_monitoring_window(p_now - interval '1 day', p_now)))
 $$;
 
-do $$
-declare
-  f text;
-begin
-  foreach f in array array[
-    'public.table_booking_record_requests(jsonb)',
-    'public.table_booking_request_stats_prune(timestamptz)',
-    'public.tb_monitoring_ratio(bigint, bigint)',
-    'public.tb_monitoring_utc(timestamptz)',
-    'public.tb_monitoring_window(timestamptz, timestamptz)',
-    'public.table_booking_metrics(timestamptz)'
-  ] loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end
-$$;
+-- Every function of this file: executable by service_role only.
+select table_booking_service.service_role_only(array[
+  'public.table_booking_record_requests',
+  'public.table_booking_request_stats_prune',
+  'public.tb_monitoring_ratio',
+  'public.tb_monitoring_utc',
+  'public.tb_monitoring_window',
+  'public.table_booking_metrics'
+]);

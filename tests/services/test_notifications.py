@@ -379,7 +379,7 @@ class TestSeededTemplates:
             staff=STAFF,
             now=NOW,
         )
-        sms = only(jobs, "booking_confirmation_regular", "send_sms")
+        sms = only(jobs, "booking_confirmation_regular", "table_booking_sms")
         assert sms["payload"]["message"] == (
             f"See you Friday 27 November, Ann! Ref {made['booking_reference']}"
         )
@@ -411,9 +411,9 @@ class TestPlannedFromTheDatabase:
         ref = made["booking_reference"]
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "booking_confirmation_regular"),
-            ("send_email", "ann.lee@example.com", "booking_confirmation_regular"),
-            ("send_email", "manager@the-anchor.pub", "staff_created"),
+            ("table_booking_sms", "+447911123456", "booking_confirmation_regular"),
+            ("table_booking_email", "ann.lee@example.com", "booking_confirmation_regular"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_created"),
         ]
         sms = jobs[0]
         assert sms["payload"]["message"] == (
@@ -442,7 +442,7 @@ class TestPlannedFromTheDatabase:
         assert made["status"] == "pending_payment"
         ctx = await message_context(conn, made["booking_id"])
         jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
-        assert kinds(jobs) == [("send_email", "manager@the-anchor.pub", "staff_created")]
+        assert kinds(jobs) == [("table_booking_email", "manager@the-anchor.pub", "staff_created")]
         assert jobs[0]["payload"]["subject"].startswith("New Sunday lunch (deposit due): ")
 
     async def test_sunday_lunch_awaiting_its_deposit_gets_the_payment_link(
@@ -466,9 +466,9 @@ class TestPlannedFromTheDatabase:
         ref = made["booking_reference"]
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "payment_request"),
-            ("send_email", "ann.lee@example.com", "payment_request"),
-            ("send_email", "manager@the-anchor.pub", "staff_created"),
+            ("table_booking_sms", "+447911123456", "payment_request"),
+            ("table_booking_email", "ann.lee@example.com", "payment_request"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_created"),
         ]
         text = jobs[0]["payload"]["message"]
         assert text == (
@@ -498,10 +498,10 @@ class TestPlannedFromTheDatabase:
         ref = made["booking_reference"]
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "booking_confirmation_sunday_lunch"),
-            ("send_email", "ann.lee@example.com", "booking_confirmation_sunday_lunch"),
-            ("send_email", "manager@the-anchor.pub", "staff_confirmed"),
-            ("send_email", "kitchen@the-anchor.pub", "staff_confirmed"),
+            ("table_booking_sms", "+447911123456", "booking_confirmation_sunday_lunch"),
+            ("table_booking_email", "ann.lee@example.com", "booking_confirmation_sunday_lunch"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_confirmed"),
+            ("table_booking_email", "kitchen@the-anchor.pub", "staff_confirmed"),
         ]
         text = jobs[0]["payload"]["message"]
         assert text == (
@@ -533,8 +533,8 @@ class TestPlannedFromTheDatabase:
         jobs = plan_messages("reminder", "default", ctx, staff=STAFF, now=saturday)
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "reminder_sunday_lunch"),
-            ("send_email", "ann.lee@example.com", "reminder_sunday_lunch"),
+            ("table_booking_sms", "+447911123456", "reminder_sunday_lunch"),
+            ("table_booking_email", "ann.lee@example.com", "reminder_sunday_lunch"),
         ]
         text = jobs[0]["payload"]["message"]
         assert text == (
@@ -552,7 +552,7 @@ class TestPlannedFromTheDatabase:
         ctx = await message_context(conn, made["booking_id"])
         friday_morning = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
         jobs = plan_messages("reminder", "default", ctx, staff=STAFF, now=friday_morning)
-        assert kinds(jobs) == [("send_sms", "+447911123456", "reminder_regular")]
+        assert kinds(jobs) == [("table_booking_sms", "+447911123456", "reminder_regular")]
         assert jobs[0]["payload"]["message"] == (
             "Reminder: Your table at The Anchor is booked for today at 19:00. Party of 4. "
             f"We look forward to seeing you! Ref: {made['booking_reference']}"
@@ -580,9 +580,9 @@ class TestPlannedFromTheDatabase:
         jobs = plan_messages("updated", "1:x", ctx, staff=STAFF, now=NOW)
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "booking_update_regular"),
-            ("send_email", "ann.lee@example.com", "booking_update_regular"),
-            ("send_email", "manager@the-anchor.pub", "staff_updated"),
+            ("table_booking_sms", "+447911123456", "booking_update_regular"),
+            ("table_booking_email", "ann.lee@example.com", "booking_update_regular"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_updated"),
         ]
         assert jobs[0]["payload"]["message"] == (
             f"Hi Ann, your booking {made['booking_reference']} at The Anchor is now for 6 on "
@@ -616,10 +616,10 @@ class TestPlannedFromTheDatabase:
         jobs = plan_messages("cancelled", "default", ctx, staff=STAFF, now=NOW)
 
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "cancellation"),
-            ("send_email", "ann.lee@example.com", "cancellation"),
-            ("send_email", "manager@the-anchor.pub", "staff_cancelled"),
-            ("send_email", "kitchen@the-anchor.pub", "staff_cancelled"),
+            ("table_booking_sms", "+447911123456", "cancellation"),
+            ("table_booking_email", "ann.lee@example.com", "cancellation"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_cancelled"),
+            ("table_booking_email", "kitchen@the-anchor.pub", "staff_cancelled"),
         ]
         # Paid without a PayPal capture: nothing can refund it by itself, so nothing promises
         # that it is on its way, and staff are told (issue 18, item 10).
@@ -657,7 +657,7 @@ class TestPlannedFromTheDatabase:
         made = await create_booking(client, key, with_email(regular_body()))
         ctx = await message_context(conn, made["booking_id"])
         jobs = plan_messages("review", "default", ctx, staff=STAFF, now=NOW)
-        assert kinds(jobs) == [("send_sms", "+447911123456", "review_request")]
+        assert kinds(jobs) == [("table_booking_sms", "+447911123456", "review_request")]
         assert jobs[0]["payload"]["message"] == (
             f"Thanks for dining at The Anchor today! We'd love your feedback: {REVIEW_LINK} "
             "Reply STOP to opt out."
@@ -744,13 +744,13 @@ class TestPlanMessages:
         jobs = plan_messages(event, "default", ctx, staff=STAFF, now=NOW)
         expected: list[tuple[str, str, str | None]] = []
         if template is not None:
-            expected.append(("send_sms", "+447911123456", template))
+            expected.append(("table_booking_sms", "+447911123456", template))
             if event != "review":
-                expected.append(("send_email", "ann.lee@example.com", template))
+                expected.append(("table_booking_email", "ann.lee@example.com", template))
         if staff:
-            expected.append(("send_email", "manager@the-anchor.pub", f"staff_{event}"))
+            expected.append(("table_booking_email", "manager@the-anchor.pub", f"staff_{event}"))
         if kitchen:
-            expected.append(("send_email", "kitchen@the-anchor.pub", f"staff_{event}"))
+            expected.append(("table_booking_email", "kitchen@the-anchor.pub", f"staff_{event}"))
         assert kinds(jobs) == expected
         assert guest_sms_template(event, status, booking_type) == template
 
@@ -800,8 +800,8 @@ class TestPlanMessages:
         # The worker turns an unsendable text into an email under the SMS key with ":sms:" made
         # ":email:"; that is the guest email's own key, so the guest never gets both.
         jobs = plan_messages("created", "default", context(), staff=STAFF, now=NOW)
-        sms = only(jobs, "booking_confirmation_regular", "send_sms")
-        email = only(jobs, "booking_confirmation_regular", "send_email")
+        sms = only(jobs, "booking_confirmation_regular", "table_booking_sms")
+        email = only(jobs, "booking_confirmation_regular", "table_booking_email")
         assert sms["unique_key"].replace(":sms:", ":email:") == email["unique_key"]
 
     def test_payment_link_when_paypal_gave_one(self) -> None:
@@ -813,9 +813,9 @@ class TestPlanMessages:
         )
         jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "payment_request"),
-            ("send_email", "ann.lee@example.com", "payment_request"),
-            ("send_email", "manager@the-anchor.pub", "staff_created"),
+            ("table_booking_sms", "+447911123456", "payment_request"),
+            ("table_booking_email", "ann.lee@example.com", "payment_request"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_created"),
         ]
         assert (
             guest_sms_template(
@@ -830,14 +830,14 @@ class TestPlanMessages:
 
     def test_no_mobile_no_text(self) -> None:
         jobs = plan_messages("created", "default", context(mobile=None), staff=STAFF, now=NOW)
-        assert [j["type"] for j in jobs] == ["send_email", "send_email"]
+        assert [j["type"] for j in jobs] == ["table_booking_email", "table_booking_email"]
         assert jobs[0]["payload"]["to"] == "ann.lee@example.com"
 
     def test_no_email_no_guest_email(self) -> None:
         jobs = plan_messages("created", "default", context(email=None), staff=STAFF, now=NOW)
         assert kinds(jobs) == [
-            ("send_sms", "+447911123456", "booking_confirmation_regular"),
-            ("send_email", "manager@the-anchor.pub", "staff_created"),
+            ("table_booking_sms", "+447911123456", "booking_confirmation_regular"),
+            ("table_booking_email", "manager@the-anchor.pub", "staff_created"),
         ]
 
     def test_neither_mobile_nor_email_only_staff(self) -> None:
@@ -859,7 +859,7 @@ class TestPlanMessages:
     def test_no_staff_addresses_no_staff_alerts(self) -> None:
         ctx = context(booking_type="sunday_lunch")
         jobs = plan_messages("confirmed", "default", ctx, staff=StaffAddresses(None, None), now=NOW)
-        assert [j["type"] for j in jobs] == ["send_sms", "send_email"]
+        assert [j["type"] for j in jobs] == ["table_booking_sms", "table_booking_email"]
         kitchen_only = StaffAddresses(manager=None, kitchen="kitchen@the-anchor.pub")
         regular = plan_messages("updated", "default", context(), staff=kitchen_only, now=NOW)
         assert "kitchen@the-anchor.pub" not in [j["payload"]["to"] for j in regular]
@@ -903,21 +903,23 @@ class TestGuestEmailCalendar:
     def test_sunday_lunch_confirmation_has_the_calendar(self) -> None:
         ctx = context(booking_type="sunday_lunch", day="2026-11-29", time="13:00")
         jobs = plan_messages("confirmed", "default", ctx, staff=STAFF, now=NOW)
-        email = only(jobs, "booking_confirmation_sunday_lunch", "send_email")["payload"]
+        email = only(jobs, "booking_confirmation_sunday_lunch", "table_booking_email")["payload"]
         assert calendar_of(email).events[0].decoded("sequence") == 0
 
     def test_cancellation_has_no_calendar(self) -> None:
         jobs = plan_messages(
             "cancelled", "default", context(status="cancelled"), staff=STAFF, now=NOW
         )
-        assert only(jobs, "cancellation", "send_email")["payload"]["attachments"] == []
+        assert only(jobs, "cancellation", "table_booking_email")["payload"]["attachments"] == []
 
     def test_summer_booking_calendar_is_in_london_time(self) -> None:
         ctx = context(day="2027-06-13", time="13:00")
         ctx["booking"]["starts_at"] = "2027-06-13T13:00:00+01:00"
         ctx["booking"]["ends_at"] = "2027-06-13T15:00:00+01:00"
         jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
-        event = calendar_of(only(jobs, "booking_confirmation_regular", "send_email")["payload"])
+        event = calendar_of(
+            only(jobs, "booking_confirmation_regular", "table_booking_email")["payload"]
+        )
         assert event.events[0].decoded("dtstart") == datetime(2027, 6, 13, 12, 0, tzinfo=UTC)
 
     def test_guest_email_drops_the_opt_out_and_escapes_html(self) -> None:
@@ -927,7 +929,7 @@ class TestGuestEmailCalendar:
             "booking_confirmation_regular": "Hi {{customer_name}}. Reply STOP to opt out.",
         }
         jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
-        email = only(jobs, "booking_confirmation_regular", "send_email")["payload"]
+        email = only(jobs, "booking_confirmation_regular", "table_booking_email")["payload"]
         assert email["text"].splitlines()[0] == "Hi <Ann & Co>."
         assert "&lt;Ann &amp; Co&gt;" in email["html"] and "<Ann" not in email["html"]
         assert "Allergies: nuts" in email["text"]
@@ -1273,7 +1275,7 @@ class TestWording:
         response = await client.post(
             f"{BASE}/{made['booking_reference']}/cancel",
             json={"refund_amount": "1.00"},
-            headers=await make_staff("manager"),
+            headers=await make_staff("super_admin"),  # the pub gives refund to super_admin only
         )
         assert response.status_code == 400, response.text
         message = response.json()["error"]["message"]
@@ -1295,7 +1297,7 @@ class TestWording:
         assert response.status_code == 200, response.text
         ctx = await message_context(conn, made["booking_id"])
         jobs = plan_messages("cancelled", "default", ctx, staff=STAFF, now=NOW)
-        email = only(jobs, "cancellation", "send_email")["payload"]["text"]
+        email = only(jobs, "cancellation", "table_booking_email")["payload"]["text"]
         # Greeted, and not "No payment was taken" then "Deposit: £15.00; due on arrival: £34.46".
         assert email.startswith("Hi Ann,\n\nYour booking ")
         assert "No payment was taken." in email
@@ -1312,7 +1314,7 @@ class TestWording:
         )
         ctx["booking"]["cancellation_reason"] = "payment_hold_expired"
         jobs = plan_messages("cancelled", "default", ctx, staff=STAFF, now=NOW)
-        sms = only(jobs, "cancellation_hold_expired", "send_sms")["payload"]["message"]
+        sms = only(jobs, "cancellation_hold_expired", "table_booking_sms")["payload"]["message"]
         assert sms == (
             "Hi Ann, your Sunday lunch TB-8229A1B4 on Sunday 29 November at 13:00 has been "
             "cancelled because the deposit was not paid in time, so the table was released. No "
@@ -1324,7 +1326,7 @@ class TestWording:
 
     def test_the_confirmation_email_gives_the_pubs_number_to_change_or_cancel(self) -> None:
         jobs = plan_messages("created", "default", context(), staff=STAFF, now=NOW)
-        email = only(jobs, "booking_confirmation_regular", "send_email")["payload"]
+        email = only(jobs, "booking_confirmation_regular", "table_booking_email")["payload"]
         line = "To change or cancel your booking, call us on 01753 682707 and quote TB-8229A1B4."
         assert line in email["text"]
         assert "01753 682707" in email["html"]
@@ -1344,7 +1346,7 @@ class TestWording:
         made = await create_booking(client, key, body)
         ctx = await message_context(conn, made["booking_id"])
         jobs = plan_messages("created", "default", ctx, staff=STAFF, now=NOW)
-        alert = only(jobs, "staff_created", "send_email")["payload"]["text"]
+        alert = only(jobs, "staff_created", "table_booking_email")["payload"]["text"]
         assert "Roasts: 2x Roasted Chicken (Ann), 1x Slow-Cooked Lamb Shank (Raj)" in alert
         assert "Extra sides: 1x Cauliflower Cheese (£3.99 each)" in alert
         # Pending: the deposit is still to pay, so it is not called paid.

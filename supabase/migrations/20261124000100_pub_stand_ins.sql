@@ -2,14 +2,91 @@
 -- /work/shared/reference/existing-schema.md sections 1.1 to 1.13 describe them.
 --
 -- On the pub's real Supabase project every object here already exists and this file changes
--- nothing: tables use CREATE TABLE IF NOT EXISTS, later columns ADD COLUMN IF NOT EXISTS, indexes
--- CREATE INDEX IF NOT EXISTS, and constraints, triggers, policies, the view and every function are
--- created inside DO blocks that look in the catalogue first. Existing functions are never replaced
--- and their privileges are not touched (the real app's RLS policies call user_has_permission() as
+-- nothing of it: a table is made only where it is missing, as a stand-in (listed in
+-- table_booking_service.stand_ins), and only a stand-in gets this file's indexes, triggers,
+-- row-level security, policies and grants. Functions the pub has are never replaced and their
+-- privileges are not touched (the pub's RLS policies call user_has_permission() as
 -- `authenticated`). On a new project, Debian PostgreSQL or the embedded server it creates them.
 --
 -- Core PostgreSQL 15+ only: SQL and plpgsql, no extensions. Idempotent.
 -- Needs 20261124000000_supabase_compat.sql (roles, auth.users, auth.role()).
+
+-- ===========================================================================
+-- Stand-ins. On the pub's Supabase project every shared table below already exists, with the pub's
+-- own indexes, triggers, policies and grants, and this file must change none of it. Where a table
+-- is missing (a new project, the embedded server, the tests' fresh database) it is made here as a
+-- stand-in, and only a stand-in gets this file's indexes, triggers, row-level security, policies
+-- and grants: table_booking_service.stand_ins lists the tables this service created itself.
+-- ===========================================================================
+create schema if not exists table_booking_service;
+revoke all on schema table_booking_service from public;
+create table if not exists table_booking_service.stand_ins (
+  relation text primary key,
+  created_at timestamptz not null default now()
+);
+
+-- Runs p_sql only when p_relation (a table in public) is a stand-in this service created.
+create or replace function table_booking_service.for_stand_in(p_relation text, p_sql text)
+returns void language plpgsql as $$
+begin
+  if exists (select 1 from table_booking_service.stand_ins where relation = p_relation) then
+    execute p_sql;
+  end if;
+end
+$$;
+
+-- Creates index p_name (p_sql, a plain CREATE INDEX on table p_table) unless the table already has
+-- an index of the same definition under any name: the pub's index is used instead of a twin.
+create or replace function table_booking_service.ensure_index(p_name text, p_table regclass,
+                                                               p_sql text)
+returns void language plpgsql as $$
+declare
+  v_ours regclass;
+  v_shape text := '^CREATE (UNIQUE )?INDEX \S+ ON ';
+begin
+  if to_regclass('public.' || quote_ident(p_name)) is not null then
+    return;
+  end if;
+  execute p_sql;
+  v_ours := ('public.' || quote_ident(p_name))::regclass;
+  if exists (
+    select 1 from pg_catalog.pg_index i
+    where i.indrelid = p_table and i.indexrelid <> v_ours
+      and regexp_replace(pg_catalog.pg_get_indexdef(i.indexrelid), v_shape, 'CREATE \1INDEX ON ')
+        = regexp_replace(pg_catalog.pg_get_indexdef(v_ours), v_shape, 'CREATE \1INDEX ON ')
+  ) then
+    execute format('drop index public.%I', p_name);
+  end if;
+end
+$$;
+
+-- Makes the named functions of this service executable by service_role only (Supabase grants
+-- new functions to anon and authenticated by default).
+create or replace function table_booking_service.service_role_only(p_names text[])
+returns void language plpgsql as $$
+declare
+  f regprocedure;
+begin
+  for f in
+    select p.oid::regprocedure from pg_catalog.pg_proc p
+    where p.pronamespace::regnamespace::text || '.' || p.proname = any (p_names)
+  loop
+    execute format('revoke all on function %s from public, anon, authenticated', f);
+    execute format('grant execute on function %s to service_role', f);
+  end loop;
+end
+$$;
+
+insert into table_booking_service.stand_ins (relation)
+select t from unnest(array[
+  'customers', 'messages', 'message_delivery_status', 'jobs', 'audit_logs',
+  'business_hours_versions', 'business_hours', 'special_hours',
+  'roles', 'permissions', 'role_permissions', 'user_roles',
+  'api_keys', 'api_usage', 'webhook_logs', 'sunday_lunch_menu_items',
+  'rate_limits', 'system_settings', 'idempotency_keys', 'customer_messaging_health'
+]) t
+where to_regclass('public.' || t) is null
+on conflict do nothing;
 
 -- ===========================================================================
 -- Generic updated_at trigger function (needed before any trigger below)
@@ -117,20 +194,20 @@ alter table public.customers add column if not exists whatsapp_delivery_failures
 alter table public.customers add column if not exists last_whatsapp_inbound_at timestamptz;
 alter table public.customers add column if not exists marketing_whatsapp_opt_in boolean not null default false;
 
-create index if not exists idx_customers_mobile_number on public.customers (mobile_number);
-create index if not exists idx_customers_messaging_status on public.customers (messaging_status);
-create index if not exists idx_customers_sms_opt_in on public.customers (sms_opt_in);
-create index if not exists idx_customers_consecutive_failures on public.customers (consecutive_failures);
-create index if not exists idx_customers_created_recent on public.customers (created_at desc);
-create index if not exists idx_customers_sms_failures on public.customers (sms_opt_in, sms_delivery_failures)
-  where sms_opt_in = false or sms_delivery_failures > 0;
-create unique index if not exists idx_customers_mobile_e164 on public.customers (mobile_e164)
-  where mobile_e164 is not null;
-create unique index if not exists idx_customers_email_unique on public.customers (lower(email))
-  where email is not null;
+select table_booking_service.for_stand_in('customers', $ix$create index if not exists idx_customers_mobile_number on public.customers (mobile_number)$ix$);
+select table_booking_service.for_stand_in('customers', $ix$create index if not exists idx_customers_messaging_status on public.customers (messaging_status)$ix$);
+select table_booking_service.for_stand_in('customers', $ix$create index if not exists idx_customers_sms_opt_in on public.customers (sms_opt_in)$ix$);
+select table_booking_service.for_stand_in('customers', $ix$create index if not exists idx_customers_consecutive_failures on public.customers (consecutive_failures)$ix$);
+select table_booking_service.for_stand_in('customers', $ix$create index if not exists idx_customers_created_recent on public.customers (created_at desc)$ix$);
+select table_booking_service.for_stand_in('customers', $ix$create index if not exists idx_customers_sms_failures on public.customers (sms_opt_in, sms_delivery_failures)
+  where sms_opt_in = false or sms_delivery_failures > 0$ix$);
+select table_booking_service.for_stand_in('customers', $ix$create unique index if not exists idx_customers_mobile_e164 on public.customers (mobile_e164)
+  where mobile_e164 is not null$ix$);
+select table_booking_service.for_stand_in('customers', $ix$create unique index if not exists idx_customers_email_unique on public.customers (lower(email))
+  where email is not null$ix$);
 -- Should always be empty: a phone-less customer must never claim SMS consent.
-create index if not exists idx_customers_phoneless_sms_claim on public.customers (id)
-  where mobile_number is null and (sms_opt_in is true or marketing_sms_opt_in is true);
+select table_booking_service.for_stand_in('customers', $ix$create index if not exists idx_customers_phoneless_sms_claim on public.customers (id)
+  where mobile_number is null and (sms_opt_in is true or marketing_sms_opt_in is true)$ix$);
 
 -- ===========================================================================
 -- 1.3 messages and message_delivery_status
@@ -174,19 +251,19 @@ alter table public.messages add column if not exists metadata jsonb;
 alter table public.messages add column if not exists has_attachments boolean default false;
 alter table public.messages add column if not exists attachments jsonb;
 
-create index if not exists idx_messages_customer_created on public.messages (customer_id, created_at desc);
-create index if not exists idx_messages_twilio_message_sid on public.messages (twilio_message_sid);
-create index if not exists idx_messages_twilio_status on public.messages (twilio_status);
-create index if not exists idx_messages_direction on public.messages (direction);
-create index if not exists idx_messages_from_number on public.messages (from_number);
-create index if not exists idx_messages_unread_inbound on public.messages (direction, read_at)
-  where direction = 'inbound' and read_at is null;
-create index if not exists idx_messages_event_booking_id on public.messages (event_booking_id)
-  where event_booking_id is not null;
-create index if not exists idx_messages_table_booking_id on public.messages (table_booking_id)
-  where table_booking_id is not null;
-create index if not exists idx_messages_private_booking_id on public.messages (private_booking_id)
-  where private_booking_id is not null;
+select table_booking_service.for_stand_in('messages', $ix$create index if not exists idx_messages_customer_created on public.messages (customer_id, created_at desc)$ix$);
+select table_booking_service.for_stand_in('messages', $ix$create index if not exists idx_messages_twilio_message_sid on public.messages (twilio_message_sid)$ix$);
+select table_booking_service.for_stand_in('messages', $ix$create index if not exists idx_messages_twilio_status on public.messages (twilio_status)$ix$);
+select table_booking_service.for_stand_in('messages', $ix$create index if not exists idx_messages_direction on public.messages (direction)$ix$);
+select table_booking_service.for_stand_in('messages', $ix$create index if not exists idx_messages_from_number on public.messages (from_number)$ix$);
+select table_booking_service.for_stand_in('messages', $ix$create index if not exists idx_messages_unread_inbound on public.messages (direction, read_at)
+  where direction = 'inbound' and read_at is null$ix$);
+select table_booking_service.for_stand_in('messages', $ix$create index if not exists idx_messages_event_booking_id on public.messages (event_booking_id)
+  where event_booking_id is not null$ix$);
+select table_booking_service.for_stand_in('messages', $ix$create index if not exists idx_messages_table_booking_id on public.messages (table_booking_id)
+  where table_booking_id is not null$ix$);
+select table_booking_service.for_stand_in('messages', $ix$create index if not exists idx_messages_private_booking_id on public.messages (private_booking_id)
+  where private_booking_id is not null$ix$);
 
 create table if not exists public.message_delivery_status (
   id               uuid primary key default gen_random_uuid(),
@@ -198,8 +275,8 @@ create table if not exists public.message_delivery_status (
   raw_webhook_data jsonb
 );
 
-create index if not exists idx_message_delivery_status_message_id on public.message_delivery_status (message_id);
-create index if not exists idx_message_delivery_status_created_at on public.message_delivery_status (created_at);
+select table_booking_service.for_stand_in('message_delivery_status', $ix$create index if not exists idx_message_delivery_status_message_id on public.message_delivery_status (message_id)$ix$);
+select table_booking_service.for_stand_in('message_delivery_status', $ix$create index if not exists idx_message_delivery_status_created_at on public.message_delivery_status (created_at)$ix$);
 
 -- ===========================================================================
 -- 1.4 jobs
@@ -229,14 +306,14 @@ alter table public.jobs add column if not exists processing_token uuid;
 alter table public.jobs add column if not exists lease_expires_at timestamptz;
 alter table public.jobs add column if not exists last_heartbeat_at timestamptz;
 
-create index if not exists idx_jobs_status_scheduled on public.jobs (status, scheduled_for)
-  where status = 'pending';
-create index if not exists idx_jobs_type on public.jobs (type);
-create index if not exists idx_jobs_created_at on public.jobs (created_at desc);
-create index if not exists idx_jobs_priority on public.jobs (priority desc, scheduled_for)
-  where status = 'pending';
-create index if not exists idx_jobs_processing_lease on public.jobs (lease_expires_at)
-  where status = 'processing';
+select table_booking_service.for_stand_in('jobs', $ix$create index if not exists idx_jobs_status_scheduled on public.jobs (status, scheduled_for)
+  where status = 'pending'$ix$);
+select table_booking_service.for_stand_in('jobs', $ix$create index if not exists idx_jobs_type on public.jobs (type)$ix$);
+select table_booking_service.for_stand_in('jobs', $ix$create index if not exists idx_jobs_created_at on public.jobs (created_at desc)$ix$);
+select table_booking_service.for_stand_in('jobs', $ix$create index if not exists idx_jobs_priority on public.jobs (priority desc, scheduled_for)
+  where status = 'pending'$ix$);
+select table_booking_service.for_stand_in('jobs', $ix$create index if not exists idx_jobs_processing_lease on public.jobs (lease_expires_at)
+  where status = 'processing'$ix$);
 
 -- ===========================================================================
 -- 1.5 audit_logs (immutable; guard triggers further down)
@@ -259,13 +336,13 @@ create table if not exists public.audit_logs (
   constraint audit_logs_operation_status_check check (operation_status in ('success', 'failure'))
 );
 
-create index if not exists idx_audit_logs_created_at on public.audit_logs (created_at desc);
-create index if not exists idx_audit_logs_operation_type on public.audit_logs (operation_type);
-create index if not exists idx_audit_logs_resource on public.audit_logs (resource_type, resource_id);
-create index if not exists idx_audit_logs_resource_composite
-  on public.audit_logs (resource_type, resource_id, created_at desc);
-create index if not exists idx_audit_logs_user_id on public.audit_logs (user_id);
-create index if not exists idx_audit_logs_user_created on public.audit_logs (user_id, created_at desc);
+select table_booking_service.for_stand_in('audit_logs', $ix$create index if not exists idx_audit_logs_created_at on public.audit_logs (created_at desc)$ix$);
+select table_booking_service.for_stand_in('audit_logs', $ix$create index if not exists idx_audit_logs_operation_type on public.audit_logs (operation_type)$ix$);
+select table_booking_service.for_stand_in('audit_logs', $ix$create index if not exists idx_audit_logs_resource on public.audit_logs (resource_type, resource_id)$ix$);
+select table_booking_service.for_stand_in('audit_logs', $ix$create index if not exists idx_audit_logs_resource_composite
+  on public.audit_logs (resource_type, resource_id, created_at desc)$ix$);
+select table_booking_service.for_stand_in('audit_logs', $ix$create index if not exists idx_audit_logs_user_id on public.audit_logs (user_id)$ix$);
+select table_booking_service.for_stand_in('audit_logs', $ix$create index if not exists idx_audit_logs_user_created on public.audit_logs (user_id, created_at desc)$ix$);
 
 -- ===========================================================================
 -- 1.6 opening hours: business_hours_versions, business_hours, special_hours
@@ -284,10 +361,10 @@ create table if not exists public.business_hours_versions (
 );
 
 -- At most one published version per date; exactly one baseline.
-create unique index if not exists business_hours_versions_published_date_key
-  on public.business_hours_versions (effective_from) where status = 'published';
-create unique index if not exists business_hours_versions_single_baseline
-  on public.business_hours_versions ((true)) where is_baseline;
+select table_booking_service.for_stand_in('business_hours_versions', $ix$create unique index if not exists business_hours_versions_published_date_key
+  on public.business_hours_versions (effective_from) where status = 'published'$ix$);
+select table_booking_service.for_stand_in('business_hours_versions', $ix$create unique index if not exists business_hours_versions_single_baseline
+  on public.business_hours_versions ((true)) where is_baseline$ix$);
 
 create table if not exists public.business_hours (
   id             uuid primary key default gen_random_uuid(),
@@ -386,11 +463,11 @@ create table if not exists public.user_roles (
   constraint user_roles_pkey primary key (user_id, role_id)
 );
 
-create index if not exists idx_permissions_module_name on public.permissions (module_name);
-create index if not exists idx_role_permissions_role_id on public.role_permissions (role_id);
-create index if not exists idx_role_permissions_permission_id on public.role_permissions (permission_id);
-create index if not exists idx_user_roles_user_id on public.user_roles (user_id);
-create index if not exists idx_user_roles_role_id on public.user_roles (role_id);
+select table_booking_service.for_stand_in('permissions', $ix$create index if not exists idx_permissions_module_name on public.permissions (module_name)$ix$);
+select table_booking_service.for_stand_in('role_permissions', $ix$create index if not exists idx_role_permissions_role_id on public.role_permissions (role_id)$ix$);
+select table_booking_service.for_stand_in('role_permissions', $ix$create index if not exists idx_role_permissions_permission_id on public.role_permissions (permission_id)$ix$);
+select table_booking_service.for_stand_in('user_roles', $ix$create index if not exists idx_user_roles_user_id on public.user_roles (user_id)$ix$);
+select table_booking_service.for_stand_in('user_roles', $ix$create index if not exists idx_user_roles_role_id on public.user_roles (role_id)$ix$);
 
 -- ===========================================================================
 -- 1.8 api_keys and api_usage
@@ -422,7 +499,7 @@ create table if not exists public.api_usage (
   created_at       timestamptz default now()
 );
 
-create index if not exists idx_api_usage_key_time on public.api_usage (api_key_id, created_at desc);
+select table_booking_service.for_stand_in('api_usage', $ix$create index if not exists idx_api_usage_key_time on public.api_usage (api_key_id, created_at desc)$ix$);
 
 -- ===========================================================================
 -- 1.9 webhook_logs (customer_id / message_id carry no FK in the real schema)
@@ -445,14 +522,14 @@ create table if not exists public.webhook_logs (
   message_id    uuid
 );
 
-create index if not exists idx_webhook_logs_webhook_type on public.webhook_logs (webhook_type);
-create index if not exists idx_webhook_logs_status on public.webhook_logs (status);
-create index if not exists idx_webhook_logs_processed_at on public.webhook_logs (processed_at desc);
-create index if not exists idx_webhook_logs_message_sid on public.webhook_logs (message_sid);
-create index if not exists idx_webhook_logs_from_number on public.webhook_logs (from_number);
-create index if not exists idx_webhook_logs_to_number on public.webhook_logs (to_number);
-create index if not exists idx_webhook_logs_customer_id on public.webhook_logs (customer_id);
-create index if not exists idx_webhook_logs_message_id on public.webhook_logs (message_id);
+select table_booking_service.for_stand_in('webhook_logs', $ix$create index if not exists idx_webhook_logs_webhook_type on public.webhook_logs (webhook_type)$ix$);
+select table_booking_service.for_stand_in('webhook_logs', $ix$create index if not exists idx_webhook_logs_status on public.webhook_logs (status)$ix$);
+select table_booking_service.for_stand_in('webhook_logs', $ix$create index if not exists idx_webhook_logs_processed_at on public.webhook_logs (processed_at desc)$ix$);
+select table_booking_service.for_stand_in('webhook_logs', $ix$create index if not exists idx_webhook_logs_message_sid on public.webhook_logs (message_sid)$ix$);
+select table_booking_service.for_stand_in('webhook_logs', $ix$create index if not exists idx_webhook_logs_from_number on public.webhook_logs (from_number)$ix$);
+select table_booking_service.for_stand_in('webhook_logs', $ix$create index if not exists idx_webhook_logs_to_number on public.webhook_logs (to_number)$ix$);
+select table_booking_service.for_stand_in('webhook_logs', $ix$create index if not exists idx_webhook_logs_customer_id on public.webhook_logs (customer_id)$ix$);
+select table_booking_service.for_stand_in('webhook_logs', $ix$create index if not exists idx_webhook_logs_message_id on public.webhook_logs (message_id)$ix$);
 
 -- ===========================================================================
 -- 1.10 sunday_lunch_menu_items (final category CHECK: main, side)
@@ -471,12 +548,12 @@ create table if not exists public.sunday_lunch_menu_items (
   updated_at    timestamptz default now()
 );
 
-create unique index if not exists idx_sunday_lunch_menu_items_name_unique
-  on public.sunday_lunch_menu_items (lower(name));
-create index if not exists idx_sunday_lunch_menu_items_category on public.sunday_lunch_menu_items (category);
-create index if not exists idx_sunday_lunch_menu_items_display_order
-  on public.sunday_lunch_menu_items (display_order);
-create index if not exists idx_sunday_lunch_menu_items_is_active on public.sunday_lunch_menu_items (is_active);
+select table_booking_service.for_stand_in('sunday_lunch_menu_items', $ix$create unique index if not exists idx_sunday_lunch_menu_items_name_unique
+  on public.sunday_lunch_menu_items (lower(name))$ix$);
+select table_booking_service.for_stand_in('sunday_lunch_menu_items', $ix$create index if not exists idx_sunday_lunch_menu_items_category on public.sunday_lunch_menu_items (category)$ix$);
+select table_booking_service.for_stand_in('sunday_lunch_menu_items', $ix$create index if not exists idx_sunday_lunch_menu_items_display_order
+  on public.sunday_lunch_menu_items (display_order)$ix$);
+select table_booking_service.for_stand_in('sunday_lunch_menu_items', $ix$create index if not exists idx_sunday_lunch_menu_items_is_active on public.sunday_lunch_menu_items (is_active)$ix$);
 
 -- ===========================================================================
 -- 1.11 rate_limits (RLS on, no policies: service role only)
@@ -514,7 +591,7 @@ create table if not exists public.idempotency_keys (
   expires_at   timestamptz not null default (now() + interval '24 hours')
 );
 
-create index if not exists idx_idempotency_expires on public.idempotency_keys (expires_at);
+select table_booking_service.for_stand_in('idempotency_keys', $ix$create index if not exists idx_idempotency_expires on public.idempotency_keys (expires_at)$ix$);
 
 -- ===========================================================================
 -- Constraints on later columns, and foreign keys: each added only when no constraint of that
@@ -937,7 +1014,7 @@ end
 $m$;
 
 -- ===========================================================================
--- Triggers, each created only when the table has no trigger of that name
+-- Triggers of the stand-in tables
 -- ===========================================================================
 do $m$
 declare
@@ -957,6 +1034,7 @@ begin
       ('audit_logs',              'prevent_audit_log_update',                  'before update', 'prevent_audit_log_update'),
       ('audit_logs',              'prevent_audit_log_delete',                  'before delete', 'prevent_audit_log_deletion')
     ) as v (tbl, trg, timing, fn)
+    where tbl in (select relation from table_booking_service.stand_ins)
   loop
     if not exists (
       select 1 from pg_catalog.pg_trigger
@@ -970,7 +1048,7 @@ end
 $m$;
 
 -- ===========================================================================
--- Row level security on every table; service_role policies where the reference says service-role
+-- Row level security on every stand-in table; service_role policies where the reference says service-role
 -- only (rate_limits deliberately has none, as in the reference; service_role bypasses RLS anyway).
 -- ===========================================================================
 do $m$
@@ -985,6 +1063,7 @@ begin
     'api_keys', 'api_usage', 'webhook_logs', 'sunday_lunch_menu_items',
     'rate_limits', 'system_settings', 'idempotency_keys'
   ] loop
+    continue when v_table not in (select relation from table_booking_service.stand_ins);
     execute format('alter table public.%I enable row level security', v_table);
     -- Privileges for the service role (Supabase grants these by default; plain PostgreSQL does not).
     execute format('grant select, insert, update, delete on table public.%I to service_role', v_table);
@@ -997,6 +1076,7 @@ begin
       ('webhook_logs',     'Service role can manage webhook logs'),
       ('idempotency_keys', 'Service role only')
     ) as v (tbl, pol)
+    where tbl in (select relation from table_booking_service.stand_ins)
   loop
     if not exists (
       select 1 from pg_catalog.pg_policies
@@ -1011,5 +1091,6 @@ $m$;
 
 -- The view: readable by staff sessions and the service role, not by anon (security_invoker, so the
 -- reader's own rights on customers and messages still apply).
-revoke all on table public.customer_messaging_health from anon;
-grant select on table public.customer_messaging_health to authenticated, service_role;
+select table_booking_service.for_stand_in('customer_messaging_health',
+  'revoke all on table public.customer_messaging_health from anon;'
+  ' grant select on table public.customer_messaging_health to authenticated, service_role');
