@@ -1,10 +1,11 @@
 """The message worker behind ``GET /api/cron/process-jobs``.
 
-It claims due jobs from the shared queue (``claim_jobs``: skip-locked, leased), turns booking
-events into messages, and sends them: SMS through Twilio, email through Microsoft Graph, or, with
-no credentials, into the outbox (``table_booking_outbox`` and the log) so the whole flow is
-visible on the embedded default. Each outcome is recorded with the claim's token, so a job whose
-lease was taken over by another run is never recorded twice.
+It claims this service's due jobs from the shared queue (``table_booking_claim_jobs``:
+skip-locked, leased, each job once a run), turns booking events into messages, and sends them:
+SMS through Twilio, email through Microsoft Graph, or, with no credentials, into the outbox
+(``table_booking_outbox`` and the log) so the whole flow is visible on the embedded default.
+Each outcome is recorded with the claim's token, so a job whose lease was taken over by another
+run is never recorded twice.
 """
 
 from __future__ import annotations

@@ -386,8 +386,8 @@ $$;
 -- handled (deferred for quiet hours, retried, failed, done) and the claim skips them, so a job
 -- that is due again at once by the database's clock (a deferral or a retry into what the
 -- database already sees as the past) waits for the next run instead of looping in this one.
--- The claim is our own statement rather than the shared claim_jobs, which takes no exclusions;
--- it is the same skip-locked, leased claim, limited to this service's own job types: the pub's
+-- The claim is our own statement (the pub's claim_jobs takes no exclusions): skip-locked and
+-- leased like the pub's, limited to this service's own job types: the pub's
 -- jobs in the same table (its send_sms, ...) are never claimed, reset or touched.
 create or replace function public.table_booking_claim_jobs(
   p_batch_size integer,
