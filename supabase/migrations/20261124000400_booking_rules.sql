@@ -600,6 +600,24 @@ language sql stable security definer set search_path = public, pg_temp as $$
     p_default)
 $$;
 
+-- Whether a booking holds what it was given (its tables, covers, outside space, high chairs) at
+-- p_now: the pub's liveness rule (pub-engine-2026.md 7.2). Not when cancelled or a no-show, not
+-- once the party has left, and not once an unpaid hold has lapsed (at the expiry instant itself).
+-- Completed and reviewed bookings stay live for their window. Status is text so that the pub's
+-- wider enum (pending_card_capture, visited_waiting_for_review, review_clicked) reads the same.
+create or replace function public.tb_is_live(
+  p_status text, p_left_at timestamptz, p_hold_expires_at timestamptz, p_payment_status text,
+  p_now timestamptz
+) returns boolean
+language sql immutable parallel safe set search_path = pg_catalog, pg_temp as $$
+  select p_status not in ('cancelled', 'no_show')
+         and p_left_at is null
+         and not (p_status in ('pending_payment', 'pending_card_capture')
+                  and p_hold_expires_at is not null
+                  and p_hold_expires_at <= p_now
+                  and p_payment_status is distinct from 'completed')
+$$;
+
 -- Only bookings that can hold covers are in it (the rule's status test is a subset of this).
 create index if not exists idx_table_bookings_holding_span on public.table_bookings
   using gist (public.tb_booking_span(booking_date, booking_time, start_datetime, end_datetime,
@@ -629,5 +647,6 @@ select table_booking_service.service_role_only(array[
   'public.tb_not_sunday_message',
   'public.tb_day_refusal_for',
   'public.tb_day_slots_for',
-  'public.tb_setting_int'
+  'public.tb_setting_int',
+  'public.tb_is_live'
 ]);
