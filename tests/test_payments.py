@@ -463,7 +463,67 @@ class TestStartPayment:
         assert paypal.create.call_count == 1
         assert paypal.get.call_count == 2
 
-    async def test_an_order_paypal_could_not_make_at_create_is_made_later(
+    @pytest.mark.parametrize(
+        "paypal_answer",
+        [
+            httpx.Response(503, json=paypal_error("SERVICE_UNAVAILABLE")),
+            httpx.Response(422, json=paypal_error("UNPROCESSABLE_ENTITY")),
+        ],
+        ids=["paypal-down", "paypal-refuses"],
+    )
+    async def test_a_sunday_lunch_paypal_cannot_take_a_deposit_for_is_not_booked(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        menu: dict[str, str],
+        paypal: FakePayPal,
+        conn: asyncpg.Connection,
+        paypal_answer: httpx.Response,
+    ) -> None:
+        paypal.create.side_effect = [paypal_answer]
+        body = sunday_body(menu)
+        customers_before = await conn.fetchval("select count(*) from customers")
+
+        response = await client.post(BASE, json=body, headers=key)
+
+        # Refused before anything is written: no booking held for a deposit nobody can pay.
+        assert response.status_code == 503, response.text
+        error = response.json()["error"]
+        assert error["code"] == "SERVICE_UNAVAILABLE"
+        assert "Nothing was booked" in error["message"]
+        assert response.headers["Retry-After"] == "300"
+        assert paypal.create.call_count == 1
+        assert await conn.fetchval("select count(*) from table_bookings") == 0
+        assert await conn.fetchval("select count(*) from table_booking_payments") == 0
+        assert await conn.fetchval("select count(*) from customers") == customers_before
+        assert await conn.fetchval("select count(*) from jobs") == 0
+        assert await audits(conn, "table_booking.created") == []
+
+    async def test_the_order_is_made_before_the_booking_and_the_key_counted_once(
+        self,
+        client: httpx.AsyncClient,
+        make_key: Any,
+        menu: dict[str, str],
+        paypal: FakePayPal,
+        conn: asyncpg.Connection,
+    ) -> None:
+        key = await make_key(rate_limit=5)
+
+        made = await create_booking(client, key, sunday_body(menu))
+
+        # The order names the booking it was made for, and the create recorded it.
+        assert paypal.create.call_count == 1
+        assert made["payment_details"]["payment_url"] == APPROVE_URL
+        sent = paypal.posted(paypal.create)
+        assert sent["purchase_units"][0]["custom_id"] == made["booking_id"]
+        row = await booking_row(conn, made["booking_id"])
+        assert row["paypal_deposit_order_id"] == ORDER_ID
+
+        response = await client.get(f"{BASE}/{made['booking_reference']}", headers=key)
+        # One create and one read: 2 of the key's 5 requests.
+        assert response.headers["X-RateLimit-Remaining"] == "3"
+
+    async def test_a_refused_create_leaves_the_order_unused(
         self,
         client: httpx.AsyncClient,
         key: dict[str, str],
@@ -471,21 +531,16 @@ class TestStartPayment:
         paypal: FakePayPal,
         conn: asyncpg.Connection,
     ) -> None:
-        paypal.create.side_effect = [
-            httpx.Response(503, json=paypal_error("SERVICE_UNAVAILABLE")),
-            httpx.Response(201, json=order_body()),
-        ]
-        made = await book(client, key, menu)
-        assert made["payment_details"]["payment_url"] is None
+        body = sunday_body(menu)
+        body["party_size"] = 3  # two mains for three guests
 
-        response = await client.post(
-            f"{BASE}/{made['booking_reference']}/payment", headers=guest(made)
-        )
+        response = await client.post(BASE, json=body, headers=key)
 
-        assert response.status_code == 200, response.text
-        assert response.json()["data"]["payment_url"] == APPROVE_URL
-        assert paypal.create.call_count == 2
-        assert len(await audits(conn, "payment.order_created")) == 1
+        assert response.status_code == 422, response.text
+        assert await conn.fetchval("select count(*) from table_bookings") == 0
+        # The order PayPal made is never shown to anyone, so it lapses unpaid.
+        assert paypal.create.call_count == 1
+        assert await audits(conn, "payment.order_created") == []
 
     async def test_an_already_paid_booking_is_409(
         self,

@@ -286,6 +286,7 @@ async def create_booking(request: Request) -> Response:
             idempotency_key=idempotency_key,
             create_limit_per_phone=settings.create_limit_per_phone_per_hour,
             deposits_possible=deposits_possible,
+            paypal=paypal,
         )
     else:
         credentials = bearer_of(request)
@@ -301,10 +302,7 @@ async def create_booking(request: Request) -> Response:
             idempotency_key=idempotency_key,
             create_limit_per_phone=settings.create_limit_per_phone_per_hour,
             deposits_possible=deposits_possible,
-        )
-    if data.get("payment_required") and paypal is not None:
-        data["payment_details"]["payment_url"] = await payments.payment_url_for_new_booking(
-            db, paypal, reference=data["booking_reference"], client=client, now=now
+            paypal=paypal,
         )
     return _created_envelope(data)
 

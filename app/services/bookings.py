@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,9 +21,10 @@ from app.db.errors import error_from_database
 from app.db.port import Database
 from app.errors import AppError, Forbidden, InvalidMenuItems, ServiceUnavailable
 from app.schemas import STAFF_SOURCES, CreateBookingRequest, UpdateBookingRequest
-from app.services import api_keys, phones, tokens
+from app.services import api_keys, payments, phones, tokens
 from app.services.actors import Actor, ClientInfo
 from app.services.api_keys import ApiKeyCaller
+from app.services.payments import PayPal
 from app.services.refunds import (
     RefundTerms,
     describe_cancellation_policy,
@@ -127,11 +129,7 @@ def _prepare_create(
     if request.booking_type == "sunday_lunch" and not deposits_possible:
         # A hold nobody can pay for would only keep the table from other guests until it
         # expires, while the website tells the guest they are booked: refuse before writing.
-        raise ServiceUnavailable(
-            "Sunday lunch cannot be booked online right now because deposits cannot be taken. "
-            "Nothing was booked; please try again later or call the pub.",
-            headers={"Retry-After": "300"},
-        )
+        raise ServiceUnavailable(payments.MSG_NO_DEPOSITS, headers={"Retry-After": "300"})
     e164 = phones.normalise_phone(request.customer.mobile_number)
     phones.require_bookable(e164)
     body = request.model_dump(mode="json")
@@ -171,6 +169,7 @@ async def create_booking(
     idempotency_key: str | None = None,
     create_limit_per_phone: int | None = None,
     deposits_possible: bool = True,
+    paypal: PayPal | None = None,
 ) -> dict[str, Any]:
     """Create a booking; the response carries the guest's manage token (or the replayed one)."""
     prepared = _prepare_create(
@@ -182,6 +181,21 @@ async def create_booking(
         deposits_possible=deposits_possible,
         menu_ids=await menu_ids_by_name(db, request),
     )
+    amount = await _deposit_due(db, paypal, prepared)
+    if paypal is not None and amount is not None:
+        await _deposit_order_first(paypal, prepared, request, amount)
+    return await _create_as(db, prepared, actor, client, now, idempotency_key, request)
+
+
+async def _create_as(
+    db: Database,
+    prepared: _Prepared,
+    actor: Actor,
+    client: ClientInfo,
+    now: datetime,
+    idempotency_key: str | None,
+    request: CreateBookingRequest,
+) -> dict[str, Any]:
     payload = {**prepared.payload, "actor": actor.as_json()}
     if idempotency_key is not None:
         payload["idempotency"]["key"] = idempotency_row_key(actor, idempotency_key)
@@ -193,6 +207,32 @@ async def create_booking(
         await _audit_create_refusal(db, exc, actor, client, prepared)
         raise
     return _created(result, prepared.token, idempotency_key, request)
+
+
+async def _deposit_due(db: Database, paypal: PayPal | None, prepared: _Prepared) -> Decimal | None:
+    """The deposit this booking will owe, when PayPal is configured to take it (else None: no
+    order is made first, and a booking that owes one is answered without a payment link, as
+    development allows)."""
+    if paypal is None:
+        return None
+    amount = await db.rpc("table_booking_deposit_quote", {"p_request": prepared.payload})
+    return None if amount is None else Decimal(str(amount)).quantize(Decimal("0.01"))
+
+
+async def _deposit_order_first(
+    paypal: PayPal, prepared: _Prepared, request: CreateBookingRequest, amount: Decimal
+) -> None:
+    """The deposit's PayPal order, made before the booking (``ServiceUnavailable`` and nothing
+    written when PayPal cannot): the create then records it and answers with its link."""
+    booking_id = str(uuid.uuid4())
+    prepared.payload["booking_id"] = booking_id
+    prepared.payload["paypal_order"] = await payments.order_for_new_booking(
+        paypal,
+        booking_id=booking_id,
+        amount=amount,
+        party_size=request.party_size,
+        when=f"{request.date.isoformat()} {request.time}",
+    )
 
 
 async def create_booking_for_key(
@@ -207,10 +247,15 @@ async def create_booking_for_key(
     idempotency_key: str | None = None,
     create_limit_per_phone: int | None = None,
     deposits_possible: bool = True,
+    paypal: PayPal | None = None,
 ) -> dict[str, Any]:
     """Create a booking for an API key in one round trip: the key check, its counting and the
     create (``table_booking_create_for_key``). ``on_caller`` gets the caller as soon as it is
-    known, before any refusal is raised (the rate limit headers are on every keyed response)."""
+    known, before any refusal is raised (the rate limit headers are on every keyed response).
+
+    A booking that owes a deposit, with PayPal configured, takes three: the key is checked and
+    counted first (PayPal is asked only for a caller allowed to book), then the PayPal order
+    is made, then the booking, which records it."""
     try:
         prepared = _prepare_create(
             request,
@@ -227,6 +272,14 @@ async def create_booking_for_key(
         on_caller(caller)
         api_keys.require(caller, scope)
         raise
+    amount = await _deposit_due(db, paypal, prepared)
+    if paypal is not None and amount is not None:
+        caller = await api_keys.authenticate_api_key(db, raw_key=raw_key, now=now)
+        on_caller(caller)
+        api_keys.require(caller, scope)
+        await _deposit_order_first(paypal, prepared, request, amount)
+        actor = Actor(kind="api_key", id=caller.key_id, name=caller.name)
+        return await _create_as(db, prepared, actor, client, now, idempotency_key, request)
     payload = prepared.payload
     if idempotency_key is not None:
         payload["idempotency"]["key"] = idempotency_digest(idempotency_key)

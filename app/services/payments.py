@@ -63,6 +63,10 @@ class PayPal:
 
 
 MSG_NO_PAYMENTS = "Card payments are not available right now. Please call the pub."
+MSG_NO_DEPOSITS = (
+    "Sunday lunch cannot be booked online right now because deposits cannot be taken. "
+    "Nothing was booked; please try again later or call the pub."
+)
 
 
 def _unavailable() -> ServiceUnavailable:
@@ -95,13 +99,57 @@ async def start_payment(
         if order is not None and order.status in _OPEN_ORDER_STATES and order.amount == amount:
             return _payment_view(target, order_id, approve_url)
     booking_id = str(target["booking_id"])
+    order_id, approve_url = await _create_order(
+        paypal,
+        booking_id=booking_id,
+        amount=amount,
+        description=f"Sunday lunch deposit, {target['party_size']} guests, "
+        f"{target['booking_reference']}",
+    )
+    await db.rpc(
+        "table_booking_payment_order",
+        {
+            "p_booking_id": booking_id,
+            "p_order_id": order_id,
+            "p_approve_url": approve_url,
+            "p_amount": str(amount),
+            "p_actor": actor.as_json(),
+            "p_client": client.as_json(),
+        },
+    )
+    return _payment_view(target, order_id, approve_url)
+
+
+async def order_for_new_booking(
+    paypal: PayPal, *, booking_id: str, amount: Decimal, party_size: int, when: str
+) -> dict[str, str]:
+    """The deposit's PayPal order for a booking about to be made (``booking_id`` drawn for it):
+    made first, so that a booking is never written awaiting a deposit nobody can pay. When
+    PayPal cannot make it, ``ServiceUnavailable`` and nothing is booked. If the create is then
+    refused, the order is never shown to anyone and lapses unpaid at PayPal."""
+    try:
+        order_id, approve_url = await _create_order(
+            paypal,
+            booking_id=booking_id,
+            amount=amount,
+            description=f"Sunday lunch deposit, {party_size} guests, {when}",
+        )
+    except ServiceUnavailable as exc:
+        raise ServiceUnavailable(MSG_NO_DEPOSITS, headers={"Retry-After": "300"}) from exc
+    return {"id": order_id, "approve_url": approve_url, "amount": str(amount)}
+
+
+async def _create_order(
+    paypal: PayPal, *, booking_id: str, amount: Decimal, description: str
+) -> tuple[str, str]:
+    """A PayPal order for a booking's deposit: its id and approval link; ``ServiceUnavailable``
+    when PayPal cannot make one."""
     try:
         order = await paypal.client.create_order(
             amount=amount,
             custom_id=booking_id,
             reference_id=f"tb-deposit-{booking_id}",
-            description=f"Sunday lunch deposit, {target['party_size']} guests, "
-            f"{target['booking_reference']}",
+            description=description,
             return_url=paypal.return_url,
             cancel_url=paypal.cancel_url,
             # Same booking and amount: PayPal answers with the same order.
@@ -115,37 +163,7 @@ async def start_payment(
         raise _unavailable() from exc
     if not order.approve_url:
         raise _unavailable()
-    await db.rpc(
-        "table_booking_payment_order",
-        {
-            "p_booking_id": booking_id,
-            "p_order_id": order.id,
-            "p_approve_url": order.approve_url,
-            "p_amount": str(amount),
-            "p_actor": actor.as_json(),
-            "p_client": client.as_json(),
-        },
-    )
-    return _payment_view(target, order.id, order.approve_url)
-
-
-async def payment_url_for_new_booking(
-    db: Database, paypal: PayPal, *, reference: str, client: ClientInfo, now: datetime
-) -> str | None:
-    """The approval link for a booking just made; None (pay later) when PayPal cannot answer."""
-    try:
-        view = await start_payment(
-            db,
-            paypal,
-            reference=reference,
-            actor=Actor(kind="system", name="create"),
-            client=client,
-            now=now,
-        )
-    except AppError as exc:
-        logger.warning("payment.link_unavailable reference=%s error=%s", reference, exc.code)
-        return None
-    return str(view["payment_url"])
+    return order.id, order.approve_url
 
 
 def _payment_view(target: Mapping[str, Any], order_id: str, url: str) -> dict[str, Any]:

@@ -223,7 +223,9 @@ declare
                                        p_request ->> 'manage_token_sealed');
 begin
   -- The answer, but a Sunday lunch's payment details, is known before anything is written.
-  v_id := gen_random_uuid();
+  -- The id is drawn by the caller when it made the deposit's PayPal order first (the order
+  -- names the booking).
+  v_id := coalesce((p_request ->> 'booking_id')::uuid, gen_random_uuid());
   v_reference := public.generate_booking_reference();
   v_status := case when v_type = 'sunday_lunch' then 'pending_payment' else 'confirmed' end;
   v_response := jsonb_build_object(
@@ -322,7 +324,7 @@ begin
 
   select * into v_policy from public.booking_policies where booking_type = v_type;
   if v_type = 'sunday_lunch' then
-    v_deposit := (cfg ->> 'deposit_per_guest')::numeric * v_party;
+    v_deposit := public.table_booking_deposit_quote(p_request, cfg);
     -- The hold never outlasts the booking itself.
     v_hold := least(p_now + make_interval(mins => (cfg ->> 'payment_hold_minutes')::int),
                     v_start);
@@ -380,6 +382,19 @@ begin
       'payment_type', 'deposit', 'deposit_amount', public.tb_money(v_deposit),
       'total_amount', public.tb_money(v_total),
       'outstanding_amount', public.tb_money(greatest(v_total - v_deposit, 0))));
+    -- The PayPal order made before this transaction, for exactly this deposit: the guest is
+    -- sent to it at once. A deposit that changed in between (the pub's settings) is not
+    -- charged by an order for another amount: nothing is booked and the caller may try again.
+    if p_request ? 'paypal_order' then
+      if (p_request #>> '{paypal_order,amount}')::numeric is distinct from v_deposit then
+        raise exception using errcode = 'P0001', message = 'SERVICE_UNAVAILABLE',
+          detail = 'The deposit changed while the booking was being made. Nothing was booked; '
+                   'please try again.';
+      end if;
+      perform public.table_booking_payment_order(
+        v_id, p_request #>> '{paypal_order,id}', p_request #>> '{paypal_order,approve_url}',
+        v_deposit, p_request -> 'actor', p_request -> 'client');
+    end if;
   end if;
 
   perform public.tb_record_sms_consent(v_customer, (p_request -> 'customer' ->> 'sms_opt_in')::boolean,
@@ -392,7 +407,7 @@ begin
       'total_amount', public.tb_money(v_total),
       'outstanding_amount', public.tb_money(greatest(v_total - v_deposit, 0)),
       'currency', 'GBP',
-      'payment_url', null,
+      'payment_url', p_request #>> '{paypal_order,approve_url}',
       'expires_at', public.tb_london_iso(v_hold)));
   end if;
 

@@ -84,6 +84,19 @@ begin
 end
 $$;
 
+-- The deposit a create would ask of this request (table_booking_create's request), or NULL when
+-- none is due: Sunday lunch pays sunday_lunch_deposit_per_guest for every guest. The caller asks
+-- first so that PayPal's order exists before the booking does (a booking is never written
+-- awaiting a deposit nobody can pay); the create charges the same rule.
+create or replace function public.table_booking_deposit_quote(
+  p_request jsonb, p_cfg jsonb default null
+) returns numeric
+language sql stable security definer set search_path = public, pg_temp as $$
+  select case when p_request ->> 'booking_type' = 'sunday_lunch'
+              then (coalesce(p_cfg, public.tb_config()) ->> 'deposit_per_guest')::numeric(10, 2)
+                   * (p_request ->> 'party_size')::int end
+$$;
+
 -- The booking a PayPal order belongs to (the return URL carries only the order id).
 create or replace function public.table_booking_for_order(p_order_id text) returns json
 language sql stable security definer set search_path = public, pg_temp as $$
@@ -424,5 +437,6 @@ select table_booking_service.service_role_only(array[
   'public.paypal_webhook_release',
   'public.table_booking_expire_holds',
   'public.table_booking_refund_failed',
-  'public.paypal_webhook_refused'
+  'public.paypal_webhook_refused',
+  'public.table_booking_deposit_quote'
 ]);
