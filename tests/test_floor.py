@@ -600,6 +600,17 @@ async def test_seat_booking_records_as_the_pub(conn: asyncpg.Connection) -> None
         end,
     )
     assert tuple(await conn.fetchrow(reservation, outside["table_booking_id"]) or ()) == theirs_out
+    # Re-seated after the pool's capacity changed, it keeps the capacity it was promised (the
+    # pub's sync_outside_reservation does the same when a booking changes).
+    await set_setting(conn, "outside_table_capacity", 6)
+    await conn.execute(
+        "select tb_seat_booking($1::uuid, null, $2, $3, true, 25)",
+        outside["table_booking_id"],
+        start,
+        end,
+    )
+    kept = await conn.fetchrow(reservation, outside["table_booking_id"])
+    assert kept is not None and tuple(kept)[:2] == (4, 8)
     # Moving a booking inside: its outside row goes, its tables are written.
     free = await choose(conn, start, 2, "food", "staff", end=end)
     await conn.execute(

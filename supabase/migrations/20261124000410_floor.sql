@@ -386,7 +386,11 @@ begin
     return query select null::uuid[], null::text, null::boolean, 'no_table'::text;
     return;
   end if;
-  v_online_rules := p_channel = 'online'
+  if p_now is null then
+    raise exception 'tb_choose_tables: p_now is required' using errcode = '22004';
+  end if;
+  -- A missing channel is online, the strictest (as the pub's core defaults it).
+  v_online_rules := coalesce(p_channel, 'online') = 'online'
     and p_now < p_start - make_interval(hours => greatest(0,
                                           public.get_setting_int('hold_release_lead_hours', 24)));
 
@@ -562,31 +566,42 @@ $$;
 -- ===========================================================================
 -- Replaces what the booking holds: inside, one booking_table_assignments row per table, all with
 -- the table window [p_start, p_end), and no outside row; outside, no assignments and one
--- outside_reservations row of ceil(party / outside_table_capacity) tables (at least 1) costed at
--- that capacity. On the pub's database its assignment trigger guards the inserts; its errors
--- (table_assignment_overlap, table_assignment_private_blocked, 23P01) propagate to the caller.
+-- outside_reservations row of ceil(party / capacity) tables (at least 1). A new outside row is
+-- costed at today's outside_table_capacity; an existing one keeps the capacity it was promised
+-- (capacity_basis), as the pub's sync_outside_reservation re-costs a changed booking (10.1).
+-- On the pub's database its assignment trigger guards the inserts; its errors
+-- (table_assignment_overlap, table_assignment_private_blocked: 23P01) propagate to the caller.
 create or replace function public.tb_seat_booking(
   p_booking_id uuid, p_table_ids uuid[], p_start timestamptz, p_end timestamptz,
   p_outside boolean, p_party integer
 ) returns void
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  v_cap integer := greatest(1, public.get_setting_int('outside_table_capacity', 8));
+  v_basis integer;
 begin
   delete from public.booking_table_assignments where table_booking_id = p_booking_id;
-  delete from public.outside_reservations where table_booking_id = p_booking_id;
-  if coalesce(p_outside, false) then
-    insert into public.outside_reservations
-      (table_booking_id, tables_reserved, capacity_basis, starts_at, ends_at)
-    values (p_booking_id, greatest(1, ceil(greatest(p_party, 1)::numeric / v_cap)::integer), v_cap,
-            p_start, p_end);
-  else
+  if not coalesce(p_outside, false) then
+    delete from public.outside_reservations where table_booking_id = p_booking_id;
     insert into public.booking_table_assignments
       (table_booking_id, table_id, start_datetime, end_datetime)
-    select p_booking_id, t, p_start, p_end
+    select p_booking_id, u.t, p_start, p_end
     from unnest(p_table_ids) with ordinality u(t, n)
     order by u.n;
+    return;
   end if;
+  select r.capacity_basis into v_basis
+  from public.outside_reservations r where r.table_booking_id = p_booking_id;
+  v_basis := greatest(1, coalesce(v_basis, public.get_setting_int('outside_table_capacity', 8)));
+  insert into public.outside_reservations
+    (table_booking_id, tables_reserved, capacity_basis, starts_at, ends_at)
+  values (p_booking_id, greatest(1, ceil(greatest(p_party, 1)::numeric / v_basis)::integer),
+          v_basis, p_start, p_end)
+  on conflict (table_booking_id) do update
+    set tables_reserved = excluded.tables_reserved,
+        capacity_basis = excluded.capacity_basis,
+        starts_at = excluded.starts_at,
+        ends_at = excluded.ends_at,
+        updated_at = now();
 end
 $$;
 
