@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.config import Settings
+from app.services.payments import MSG_NO_DEPOSITS
 from app.services.refunds import just_made_summary
 
 Example = dict[str, Any]  # an OpenAPI Example Object: {"summary": ..., "value": ...}
@@ -1162,13 +1163,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                     STAFF_CHECK_DOWN,
                 ),
                 (
-                    "a Sunday lunch while deposits cannot be taken (nothing is written)",
-                    error(
-                        "SERVICE_UNAVAILABLE",
-                        "Sunday lunch cannot be booked online right now because deposits "
-                        "cannot be taken. Nothing was booked; please try again later or call "
-                        "the pub.",
-                    ),
+                    "a booking that owes a deposit (Sunday lunch, a large group, a seasonal "
+                    "period) while deposits cannot be taken: PayPal not configured, down or "
+                    "refusing the order (nothing is written)",
+                    error("SERVICE_UNAVAILABLE", MSG_NO_DEPOSITS),
                 ),
             ),
         },

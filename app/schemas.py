@@ -159,6 +159,19 @@ class MenuSelection(Strict):
         return self
 
 
+class TableOverrides(Strict):
+    """The pub's table rules staff may relax for one booking (audited)."""
+
+    ignore_minimum: YesNo = Field(default=False, description="Seat below a table's minimum.")
+    ignore_hold: YesNo = Field(default=False, description="Seat at a table held for walk-ins.")
+    allow_unjoined: YesNo = Field(
+        default=False, description="Put together tables that are not joined."
+    )
+    ignore_accessibility: YesNo = Field(
+        default=False, description="Seat an accessible booking at any table."
+    )
+
+
 class CreateBookingRequest(Strict):
     booking_type: BookingType
     date: IsoDate
@@ -192,11 +205,56 @@ class CreateBookingRequest(Strict):
         default=False,
         description="Staff only: book despite the minimum notice or the Sunday lunch cut-off.",
     )
+    purpose: Literal["food", "drinks"] = Field(
+        default="food",
+        description="What the table is for: `food` (the kitchen's hours and pacing) or "
+        "`drinks` (the pub's hours and the drinks arrivals ceiling). Sunday lunch is food.",
+    )
+    is_outside_seating: YesNo = Field(
+        default=False, description="An outside table (the pub's outside pool), not inside."
+    )
+    requires_accessible_table: YesNo = Field(
+        default=False, description="Only a step-free table with standard-height seating."
+    )
+    high_chair_count: Count = Field(
+        default=0,
+        ge=0,
+        le=2,
+        description="High chairs asked for; granted while the pub's chairs last (never refuses).",
+    )
+    booking_period_id: UUID | None = Field(
+        default=None,
+        description="The seasonal period the guest was offered (from the period for the date).",
+    )
+    booking_period_answer: YesNo | None = Field(
+        default=None, description="The guest's answer to the seasonal period's question."
+    )
+    deposit_waived: YesNo = Field(
+        default=False, description="Staff only: take the booking without the deposit it owes."
+    )
+    bypass_pacing: YesNo = Field(
+        default=False,
+        description="Staff only: book despite the kitchen pacing and the drinks ceiling.",
+    )
+    table_overrides: TableOverrides | None = Field(
+        default=None, description="Staff only: relax the table rules for this booking."
+    )
+    pin: YesNo = Field(
+        default=False, description="Staff only: the booking's tables are never moved for it."
+    )
 
     @field_validator("time")
     @classmethod
     def _time(cls, value: str) -> str:
         return _hh_mm(value)
+
+    def staff_only_fields(self) -> list[str]:
+        """The staff-only choices this request makes."""
+        return [
+            name
+            for name in ("override", "deposit_waived", "bypass_pacing", "pin")
+            if getattr(self, name)
+        ] + (["table_overrides"] if self.table_overrides is not None else [])
 
 
 class UpdateBookingRequest(Strict):
@@ -268,7 +326,12 @@ class TimeSlot(BaseModel):
     requires_prepayment: bool
     reason: str | None = Field(
         description="Why not bookable: FULL, TOO_SOON, IN_PAST, CUT_OFF, TOO_FAR, "
-        "PARTY_TOO_LARGE, NOT_SUNDAY; null when bookable."
+        "PARTY_TOO_LARGE, NOT_SUNDAY; where the venue seats by tables also the pub's "
+        "`no_table`, `outside_full`, `slot_full` (the kitchen's pacing) and `drinks_full`; "
+        "null when bookable."
+    )
+    message: str | None = Field(
+        default=None, description="Why not, in the words a guest reads; null when bookable."
     )
 
 
@@ -281,6 +344,7 @@ class Availability(BaseModel):
     date: str
     booking_type: BookingType
     party_size: int
+    purpose: Literal["food", "drinks"] = "food"
     available: bool
     kitchen_hours: KitchenHours | None
     time_slots: list[TimeSlot]
@@ -321,6 +385,18 @@ class CreatedBooking(BaseModel):
     )
     payment_required: bool
     payment_details: PaymentDetails | None = None
+    booking_purpose: Literal["food", "drinks"] = "food"
+    table_name: str | None = Field(
+        default=None,
+        description='The table (or joined tables, "Dining Room 4a + Dining Room 4b") the '
+        "booking was given, where the venue seats by tables.",
+    )
+    tables_joined: bool = False
+    is_outside_seating: bool = False
+    high_chairs_granted: int = Field(
+        default=0, description="High chairs kept for the booking (fewer when the pub's run out)."
+    )
+    high_chairs_short: int = 0
     confirmation_details: BookingSummary
     booking_details: BookingSummary = Field(description="The same as `confirmation_details`.")
     cancellation_policy: str = Field(
@@ -652,3 +728,18 @@ class AvailabilityQuery(BaseModel):
     date: IsoDate = Field(description="The date, YYYY-MM-DD (London).")
     party_size: int = Field(2, ge=1, le=500)
     booking_type: Literal["regular", "sunday_lunch"] = "regular"
+    purpose: Literal["food", "drinks"] = Field(
+        "food", description="Food (the kitchen's hours and pacing) or drinks (the pub's hours)."
+    )
+    is_outside_seating: bool = Field(False, description="An outside table.")
+    requires_accessible_table: bool = Field(False, description="A step-free, standard table.")
+    high_chair_count: int = Field(0, ge=0, le=2, description="High chairs wanted.")
+
+    def options(self) -> dict[str, object]:
+        """What the database's availability takes besides date, party and type."""
+        return {
+            "purpose": self.purpose,
+            "outside": self.is_outside_seating,
+            "accessible": self.requires_accessible_table,
+            "high_chairs": self.high_chair_count,
+        }

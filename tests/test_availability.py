@@ -141,6 +141,7 @@ class TestSlotGrid:
             "date",
             "booking_type",
             "party_size",
+            "purpose",
             "available",
             "kitchen_hours",
             "time_slots",
@@ -148,6 +149,7 @@ class TestSlotGrid:
             "alternatives",
         }
         assert data["date"] == TUESDAY
+        assert data["purpose"] == "food"
         assert data["booking_type"] == "regular"
         assert data["party_size"] == 3
         assert data["available"] is True
@@ -165,6 +167,7 @@ class TestSlotGrid:
                 "available_capacity": 50,
                 "requires_prepayment": False,
                 "reason": None,
+                "message": None,
             }
 
     async def test_interval_setting_changes_the_grid(

@@ -119,6 +119,7 @@ async def get_availability(request: Request) -> Response:
         party_size=query.party_size,
         booking_type=query.booking_type,
         now=now,
+        options=query.options(),
     )
     api_keys.require(record_rate(request, api_keys.caller_from_auth(auth, now=now)), READ)
     # The data is JSON text the database built to the documented schema (tests/test_openapi_docs.py

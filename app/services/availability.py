@@ -20,6 +20,7 @@ async def check_availability_for_key(
     party_size: int,
     booking_type: BookingType,
     now: datetime,
+    options: dict[str, object] | None = None,
 ) -> tuple[dict[str, Any] | None, str]:
     """The key check, its rate counting and the availability in one round trip: ``(auth, data)``.
 
@@ -36,6 +37,7 @@ async def check_availability_for_key(
             "p_date": day.isoformat(),
             "p_party_size": party_size,
             "p_booking_type": booking_type,
+            "p_options": options or {},
         },
     )
     auth, _, data = answer.partition("\n")

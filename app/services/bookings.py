@@ -122,14 +122,13 @@ def _prepare_create(
     menu_ids: dict[str, str] | None = None,
 ) -> _Prepared:
     """What table_booking_create is sent, but for ``actor`` and ``idempotency.key``."""
-    if request.override and not is_staff:
+    staff_only = request.staff_only_fields()
+    if staff_only and not is_staff:
         raise Forbidden(
-            "Only staff may override the booking policy.", details={"field": "override"}
+            "Only staff may override the booking policy, waive a deposit, bypass the kitchen's "
+            "pacing or pin a booking's tables.",
+            details={"field": staff_only[0], "fields": staff_only},
         )
-    if request.booking_type == "sunday_lunch" and not deposits_possible:
-        # A hold nobody can pay for would only keep the table from other guests until it
-        # expires, while the website tells the guest they are booked: refuse before writing.
-        raise ServiceUnavailable(payments.MSG_NO_DEPOSITS, headers={"Retry-After": "300"})
     e164 = phones.normalise_phone(request.customer.mobile_number)
     phones.require_bookable(e164)
     body = request.model_dump(mode="json")
@@ -181,9 +180,10 @@ async def create_booking(
         deposits_possible=deposits_possible,
         menu_ids=await menu_ids_by_name(db, request),
     )
-    amount = await _deposit_due(db, paypal, prepared)
-    if paypal is not None and amount is not None:
-        await _deposit_order_first(paypal, prepared, request, amount)
+    prepared.payload["actor"] = actor.as_json()
+    amount = await _deposit_due(db, paypal, prepared, deposits_possible=deposits_possible)
+    if amount is not None:
+        await _take_deposit_first(paypal, prepared, request, amount)
     return await _create_as(db, prepared, actor, client, now, idempotency_key, request)
 
 
@@ -209,14 +209,28 @@ async def _create_as(
     return _created(result, prepared.token, idempotency_key, request)
 
 
-async def _deposit_due(db: Database, paypal: PayPal | None, prepared: _Prepared) -> Decimal | None:
-    """The deposit this booking will owe, when PayPal is configured to take it (else None: no
-    order is made first, and a booking that owes one is answered without a payment link, as
-    development allows)."""
-    if paypal is None:
+async def _deposit_due(
+    db: Database, paypal: PayPal | None, prepared: _Prepared, *, deposits_possible: bool
+) -> Decimal | None:
+    """The deposit this booking will owe, when it matters before the create: PayPal's order is
+    made first, or, with no way to take deposits, a booking owing one is refused. None when no
+    deposit is due, or when development lets a booking wait for one unpaid (no PayPal and
+    ``ALLOW_UNPAID_SUNDAY_LUNCH``)."""
+    if paypal is None and deposits_possible:
         return None
     amount = await db.rpc("table_booking_deposit_quote", {"p_request": prepared.payload})
     return None if amount is None else Decimal(str(amount)).quantize(Decimal("0.01"))
+
+
+async def _take_deposit_first(
+    paypal: PayPal | None, prepared: _Prepared, request: CreateBookingRequest, amount: Decimal
+) -> None:
+    """A booking owing ``amount`` gets its PayPal order before it is written; without PayPal it
+    is refused: a hold nobody can pay for would only keep the table from other guests until it
+    expires, while the website tells the guest they are booked."""
+    if paypal is None:
+        raise ServiceUnavailable(payments.MSG_NO_DEPOSITS, headers={"Retry-After": "300"})
+    await _deposit_order_first(paypal, prepared, request, amount)
 
 
 async def _deposit_order_first(
@@ -232,6 +246,7 @@ async def _deposit_order_first(
         amount=amount,
         party_size=request.party_size,
         when=f"{request.date.isoformat()} {request.time}",
+        booking_type=request.booking_type,
     )
 
 
@@ -253,9 +268,9 @@ async def create_booking_for_key(
     create (``table_booking_create_for_key``). ``on_caller`` gets the caller as soon as it is
     known, before any refusal is raised (the rate limit headers are on every keyed response).
 
-    A booking that owes a deposit, with PayPal configured, takes three: the key is checked and
-    counted first (PayPal is asked only for a caller allowed to book), then the PayPal order
-    is made, then the booking, which records it."""
+    A booking that owes a deposit takes three: the deposit is asked for, the key is checked
+    and counted (PayPal is asked only for a caller allowed to book), then the PayPal order is
+    made and the booking written, which records it."""
     try:
         prepared = _prepare_create(
             request,
@@ -272,12 +287,12 @@ async def create_booking_for_key(
         on_caller(caller)
         api_keys.require(caller, scope)
         raise
-    amount = await _deposit_due(db, paypal, prepared)
-    if paypal is not None and amount is not None:
+    amount = await _deposit_due(db, paypal, prepared, deposits_possible=deposits_possible)
+    if amount is not None:
         caller = await api_keys.authenticate_api_key(db, raw_key=raw_key, now=now)
         on_caller(caller)
         api_keys.require(caller, scope)
-        await _deposit_order_first(paypal, prepared, request, amount)
+        await _take_deposit_first(paypal, prepared, request, amount)
         actor = Actor(kind="api_key", id=caller.key_id, name=caller.name)
         return await _create_as(db, prepared, actor, client, now, idempotency_key, request)
     payload = prepared.payload

@@ -64,8 +64,8 @@ class PayPal:
 
 MSG_NO_PAYMENTS = "Card payments are not available right now. Please call the pub."
 MSG_NO_DEPOSITS = (
-    "Sunday lunch cannot be booked online right now because deposits cannot be taken. "
-    "Nothing was booked; please try again later or call the pub."
+    "This booking needs a deposit, and deposits cannot be taken online right now. Nothing was "
+    "booked; please try again later or call the pub."
 )
 
 
@@ -103,7 +103,7 @@ async def start_payment(
         paypal,
         booking_id=booking_id,
         amount=amount,
-        description=f"Sunday lunch deposit, {target['party_size']} guests, "
+        description=f"{deposit_name(target.get('booking_type'))}, {target['party_size']} guests, "
         f"{target['booking_reference']}",
     )
     await db.rpc(
@@ -120,8 +120,19 @@ async def start_payment(
     return _payment_view(target, order_id, approve_url)
 
 
+def deposit_name(booking_type: object) -> str:
+    """What the deposit is called on the guest's PayPal page."""
+    return "Sunday lunch deposit" if booking_type == "sunday_lunch" else "Table deposit"
+
+
 async def order_for_new_booking(
-    paypal: PayPal, *, booking_id: str, amount: Decimal, party_size: int, when: str
+    paypal: PayPal,
+    *,
+    booking_id: str,
+    amount: Decimal,
+    party_size: int,
+    when: str,
+    booking_type: str,
 ) -> dict[str, str]:
     """The deposit's PayPal order for a booking about to be made (``booking_id`` drawn for it):
     made first, so that a booking is never written awaiting a deposit nobody can pay. When
@@ -132,7 +143,7 @@ async def order_for_new_booking(
             paypal,
             booking_id=booking_id,
             amount=amount,
-            description=f"Sunday lunch deposit, {party_size} guests, {when}",
+            description=f"{deposit_name(booking_type)}, {party_size} guests, {when}",
         )
     except ServiceUnavailable as exc:
         raise ServiceUnavailable(MSG_NO_DEPOSITS, headers={"Retry-After": "300"}) from exc

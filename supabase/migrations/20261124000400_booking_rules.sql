@@ -44,8 +44,10 @@ language sql stable security definer set search_path = public, pg_temp as $$
         when 'object' then (v #>> '{restaurant_capacity,max_capacity}')::int
         when 'number' then (v #>> '{restaurant_capacity}')::int end,
       50),
+    -- Every 15 minutes where the venue seats by tables (the pub's own grid), else every 30.
     'slot_interval_minutes',
-      coalesce((v #>> '{table_booking_slot_interval_minutes}')::int, 30),
+      coalesce((v #>> '{table_booking_slot_interval_minutes}')::int,
+               case when public.tb_venue_has_tables() then 15 else 30 end),
     'last_start_margin_minutes',
       coalesce((v #>> '{table_booking_last_start_margin_minutes}')::int, 30),
     'duration_minutes', coalesce((v #>> '{table_booking_duration_minutes}')::int, 120),
@@ -78,8 +80,11 @@ $$;
 -- the published version in force on that date); the pub is closed if is_closed or its hours are
 -- missing; food needs the kitchen open with both kitchen times set. Closing at or before opening
 -- means closing after midnight.
-create or replace function public.tb_day_hours(
+-- The hours a booking of p_purpose needs: the kitchen's for food, the pub's for drinks (opens and
+-- closes are then the pub's, and kitchen_open means "open for this booking").
+create or replace function public.tb_service_hours(
   p_date date,
+  p_purpose text,
   out pub_open boolean,
   out kitchen_open boolean,
   out opens time,
@@ -110,16 +115,38 @@ begin
   pub_open := not v_closed
               and coalesce(s.opens, b.opens) is not null
               and coalesce(s.closes, b.closes) is not null;
-  v_kitchen_closed := coalesce(s.is_kitchen_closed, b.is_kitchen_closed, false);
-  opens := coalesce(s.kitchen_opens, b.kitchen_opens);
-  closes := coalesce(s.kitchen_closes, b.kitchen_closes);
-  kitchen_open := pub_open and not v_kitchen_closed and opens is not null and closes is not null;
-  if not kitchen_open then
-    opens := null;
-    closes := null;
+  if p_purpose = 'drinks' then
+    kitchen_open := pub_open;
+    opens := case when pub_open then coalesce(s.opens, b.opens) end;
+    closes := case when pub_open then coalesce(s.closes, b.closes) end;
+  else
+    v_kitchen_closed := coalesce(s.is_kitchen_closed, b.is_kitchen_closed, false);
+    opens := coalesce(s.kitchen_opens, b.kitchen_opens);
+    closes := coalesce(s.kitchen_closes, b.kitchen_closes);
+    kitchen_open := pub_open and not v_kitchen_closed and opens is not null
+                    and closes is not null;
+    if not kitchen_open then
+      opens := null;
+      closes := null;
+    end if;
   end if;
   overnight := kitchen_open and closes <= opens;
 end
+$$;
+
+-- The kitchen's hours (tb_service_hours for food).
+create or replace function public.tb_day_hours(
+  p_date date,
+  out pub_open boolean,
+  out kitchen_open boolean,
+  out opens time,
+  out closes time,
+  out overnight boolean,
+  out source text,
+  out note text
+)
+language sql stable security definer set search_path = public, pg_temp as $$
+  select * from public.tb_service_hours(p_date, 'food')
 $$;
 
 -- The slot grid: start times every p_interval_minutes from opening, the last one at least
@@ -247,11 +274,13 @@ create or replace function public.tb_day_slots(
   p_party_size integer,
   p_booking_type public.table_booking_type,
   p_now timestamptz,
-  p_override boolean default false
+  p_override boolean default false,
+  p_options jsonb default '{}'::jsonb
 ) returns table (slot_time time, available_capacity integer, reason text, message text)
 language sql stable security definer set search_path = public, pg_temp as $$
-  select * from public.tb_day_slots_for(p_date, p_party_size, p_booking_type, p_now, p_override,
-                                        public.tb_config(), public.tb_hours_of(p_date))
+  select * from public.tb_day_slots_for(
+    p_date, p_party_size, p_booking_type, p_now, p_override, public.tb_config(),
+    public.tb_hours_of(p_date, coalesce(p_options ->> 'purpose', 'food')), p_options)
 $$;
 
 -- Item 9 -----------------------------------------------------------------------------------------
@@ -266,13 +295,14 @@ create or replace function public.tb_check_slot(
   p_party_size integer,
   p_now timestamptz,
   p_override boolean,
-  p_cfg jsonb default null
+  p_cfg jsonb default null,
+  p_purpose text default 'food'
 ) returns timestamptz
 language plpgsql stable security definer set search_path = public, pg_temp as $$
 declare
   cfg jsonb := coalesce(p_cfg, public.tb_config());
   d record;
-  h public.tb_hours := public.tb_hours_of(p_date);
+  h public.tb_hours := public.tb_hours_of(p_date, p_purpose);
   t record;
   v_offset integer;
   v_span integer;
@@ -293,8 +323,11 @@ begin
             + case when h.closes <= h.opens then 1440 else 0 end;
   if v_offset < 0 or v_offset > v_span - v_margin then
     raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
-      detail = format('The kitchen is not serving at %s. On %s food is served from %s to %s, '
-                      'and the last table can be booked for %s.',
+      detail = format(case when p_purpose = 'drinks'
+                           then 'We do not take drinks bookings at %s. On %s the pub is open '
+                                'from %s to %s, and the last table can be booked for %s.'
+                           else 'The kitchen is not serving at %s. On %s food is served from '
+                                '%s to %s, and the last table can be booked for %s.' end,
                       to_char(p_time, 'HH24:MI'), public.tb_day_words(p_date),
                       to_char(h.opens, 'HH24:MI'), to_char(h.closes, 'HH24:MI'),
                       to_char(h.opens + make_interval(mins => v_span - v_margin), 'HH24:MI')),
@@ -394,11 +427,12 @@ language sql immutable as $$
          end
 $$;
 
-create or replace function public.tb_hours_of(p_date date) returns public.tb_hours
+create or replace function public.tb_hours_of(p_date date, p_purpose text default 'food')
+returns public.tb_hours
 language sql stable security definer set search_path = public, pg_temp as $$
   select row(h.pub_open, h.kitchen_open, h.opens, h.closes, h.overnight, h.source,
              h.note)::public.tb_hours
-  from public.tb_day_hours(p_date) h
+  from public.tb_service_hours(p_date, p_purpose) h
 $$;
 
 -- Why Sunday lunch cannot be had on a day that is not a Sunday, in words, for the booking policy
@@ -494,7 +528,8 @@ create or replace function public.tb_day_slots_for(
   p_now timestamptz,
   p_override boolean,
   cfg jsonb,
-  h public.tb_hours
+  h public.tb_hours,
+  p_options jsonb default '{}'::jsonb
 ) returns table (slot_time time, available_capacity integer, reason text, message text)
 language plpgsql stable security definer
 set search_path = public, pg_temp
@@ -504,12 +539,50 @@ declare
   v_dow integer := extract(dow from p_date)::int;
   v_duration interval := make_interval(mins => (cfg ->> 'duration_minutes')::int);
   v_capacity integer := (cfg ->> 'capacity')::int;
+  v_purpose text := coalesce(p_options ->> 'purpose', 'food');
 begin
   if not h.kitchen_open then
     return;
   end if;
   select coalesce(bp.min_advance_hours, 0) into v_notice
   from public.booking_policies bp where bp.booking_type = p_booking_type;
+  if public.tb_venue_has_tables() then
+    -- Seated by tables: each slot the time rules let through is asked of the engine, as a
+    -- create would ask it (tb_seat_verdict, for the website's channel). What a slot can still
+    -- take is the seats of the tables free for the whole of its window.
+    return query
+    with s as materialized (
+      select t.slot_time as at,
+             public.tb_start_instant(p_date, t.slot_time, h.opens, h.overnight) as st
+      from public.tb_slot_times(h.opens, h.closes, (cfg ->> 'slot_interval_minutes')::int,
+                                (cfg ->> 'last_start_margin_minutes')::int) t
+    ),
+    r as materialized (
+      select s.at, s.st, tr.reason as time_reason, tr.message as time_message
+      from s cross join lateral public.tb_time_refusal_for(s.st, p_now, p_override, v_notice) tr
+    ),
+    v as materialized (
+      select r.*, sv.reason as seat_reason, sv.guest_minutes, sv.turnaround_minutes
+      from r
+      left join lateral public.tb_seat_verdict(
+        p_date, r.at, r.st, p_party_size, v_purpose, 'online',
+        coalesce((p_options ->> 'outside')::boolean, false),
+        coalesce((p_options ->> 'accessible')::boolean, false),
+        coalesce((p_options ->> 'high_chairs')::int, 0), null, false, p_now, null) sv
+        on r.time_reason is null
+    )
+    select v.at,
+           case when v.time_reason is null and v.seat_reason is null
+                then public.tb_free_seats(v.st, v.st + make_interval(
+                       mins => v.guest_minutes + v.turnaround_minutes), p_now)
+                else 0 end,
+           coalesce(v.time_reason, v.seat_reason),
+           coalesce(v.time_message,
+                    public.tb_public_message(public.tb_public_reason(v.seat_reason)))
+    from v
+    order by v.st;
+    return;
+  end if;
   return query
   with s as materialized (
     -- Materialized: tb_start_instant (and its time zone maths) runs once per slot, never per
@@ -632,6 +705,7 @@ select table_booking_service.service_role_only(array[
   'public.tb_config',
   'public.tb_day_words',
   'public.tb_london_iso',
+  'public.tb_service_hours',
   'public.tb_day_hours',
   'public.tb_slot_times',
   'public.tb_start_instant',

@@ -9,10 +9,12 @@ create or replace function public.table_booking_availability(
   p_date date,
   p_party_size integer,
   p_booking_type public.table_booking_type,
-  p_now timestamptz
+  p_now timestamptz,
+  p_options jsonb default '{}'::jsonb
 ) returns jsonb
 language sql stable security definer set search_path = public, pg_temp as $$
-  select public.tb_availability_json(p_date, p_party_size, p_booking_type, p_now)::jsonb
+  select public.tb_availability_json(p_date, p_party_size, p_booking_type, p_now,
+                                     p_options)::jsonb
 $$;
 
 -- The Sunday lunch menu for a date (null: the next orderable Sunday), the data of
@@ -246,12 +248,15 @@ create or replace function public.tb_availability_json(
   p_date date,
   p_party_size integer,
   p_booking_type public.table_booking_type,
-  p_now timestamptz
+  p_now timestamptz,
+  p_options jsonb default '{}'::jsonb
 ) returns json
 language plpgsql stable security definer set search_path = public, pg_temp as $$
 declare
   cfg jsonb := public.tb_config();
-  h public.tb_hours := public.tb_hours_of(p_date);
+  v_purpose text := coalesce(p_options ->> 'purpose', 'food');
+  h public.tb_hours := public.tb_hours_of(p_date, v_purpose);
+  v_prepay boolean := p_booking_type = 'sunday_lunch';
   d record;
   v_slots json;
   v_any boolean;
@@ -263,17 +268,25 @@ declare
 begin
   select * into d
   from public.tb_day_refusal_for(p_booking_type, p_date, p_party_size, p_now, false, cfg, h);
+  if public.tb_venue_has_tables() then
+    -- A deposit by the engine's rule (a large group, a seasonal period, Sunday lunch).
+    v_prepay := coalesce((public.tb_deposit_verdict(
+      p_booking_type::text, p_party_size, p_date, null, null, v_purpose, false, cfg)
+      ->> 'deposit_required')::boolean, false);
+  end if;
 
   select coalesce(json_agg(json_build_object(
            'time', to_char(x.slot_time, 'HH24:MI'),
            'available', coalesce(d.reason, x.reason) is null,
            'available_capacity', x.available_capacity,
-           'requires_prepayment', p_booking_type = 'sunday_lunch',
-           'reason', coalesce(d.reason, x.reason)) order by x.n), '[]'::json),
+           'requires_prepayment', v_prepay,
+           'reason', coalesce(d.reason, x.reason),
+           'message', coalesce(d.message, x.message)) order by x.n), '[]'::json),
          coalesce(bool_or(coalesce(d.reason, x.reason) is null), false),
          coalesce(bool_and(x.reason = 'FULL'), false)
     into v_slots, v_any, v_all_full
-  from public.tb_day_slots_for(p_date, p_party_size, p_booking_type, p_now, false, cfg, h)
+  from public.tb_day_slots_for(p_date, p_party_size, p_booking_type, p_now, false, cfg, h,
+                               p_options)
        with ordinality as x(slot_time, available_capacity, reason, message, n);
 
   if not v_any then
@@ -300,10 +313,13 @@ begin
           and (p_booking_type <> 'sunday_lunch' or extract(dow from x) = 0)
         order by abs(x::date - p_date), x::date desc
       loop
-        continue when (public.tb_day_refusal(p_booking_type, v_day, p_party_size, p_now,
-                                             false)).reason is not null;
+        continue when (public.tb_day_refusal_for(p_booking_type, v_day, p_party_size, p_now,
+                                                 false, cfg,
+                                                 public.tb_hours_of(v_day, v_purpose))
+                      ).reason is not null;
         for a in
-          select slot_time from public.tb_day_slots(v_day, p_party_size, p_booking_type, p_now)
+          select slot_time from public.tb_day_slots(v_day, p_party_size, p_booking_type, p_now,
+                                                    false, p_options)
           where reason is null
         loop
           v_alternatives := v_alternatives || jsonb_build_object(
@@ -318,6 +334,7 @@ begin
     'date', to_char(p_date, 'YYYY-MM-DD'),
     'booking_type', p_booking_type,
     'party_size', p_party_size,
+    'purpose', v_purpose,
     'available', v_any,
     'kitchen_hours', case when h.kitchen_open then json_build_object(
                        'opens', to_char(h.opens, 'HH24:MI'),
@@ -334,7 +351,8 @@ create or replace function public.table_booking_availability_for_key(
   p_limits jsonb,
   p_date date,
   p_party_size integer,
-  p_booking_type public.table_booking_type
+  p_booking_type public.table_booking_type,
+  p_options jsonb default '{}'::jsonb
 ) returns text
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
@@ -346,7 +364,8 @@ begin
   if k.id is null then
     return 'null' || chr(10) || 'null';
   end if;
-  v_data := public.tb_availability_json(p_date, p_party_size, p_booking_type, p_now);
+  v_data := public.tb_availability_json(p_date, p_party_size, p_booking_type, p_now,
+                                        p_options);
   perform set_config('synchronous_commit', 'off', true);
   v_auth := public.tb_key_count(k, p_now, p_limits);
   -- jsonb's text has no raw line break (JSON strings escape theirs), so the first line is auth.

@@ -202,6 +202,21 @@ declare
   v_duration integer := (cfg ->> 'duration_minutes')::int;
   v_idem_key text := p_request #>> '{idempotency,key}';
   v_idem_hash text := p_request #>> '{idempotency,request_hash}';
+  v_staff boolean := p_request #>> '{actor,kind}' = 'staff';
+  v_purpose text := coalesce(p_request ->> 'purpose', 'food');
+  v_outside boolean := coalesce((p_request ->> 'is_outside_seating')::boolean, false);
+  v_accessible boolean := coalesce((p_request ->> 'requires_accessible_table')::boolean, false);
+  v_chairs integer := coalesce((p_request ->> 'high_chair_count')::int, 0);
+  v_channel text := public.tb_channel(p_request -> 'actor', p_request ->> 'source');
+  -- Only staff may waive a deposit, bypass pacing, override the table rules or pin a booking
+  -- (the Python layer refuses these from anyone else; here they are simply never honoured).
+  v_waived boolean := v_staff and coalesce((p_request ->> 'deposit_waived')::boolean, false);
+  v_bypass boolean := v_staff and (coalesce((p_request ->> 'bypass_pacing')::boolean, false)
+                                   or v_channel = 'walk-in');
+  v_overrides jsonb := case when v_staff and jsonb_typeof(p_request -> 'table_overrides') = 'object'
+                            then p_request -> 'table_overrides' end;
+  v_pin boolean := v_staff and coalesce((p_request ->> 'pin')::boolean, false);
+  v_tables boolean := public.tb_venue_has_tables();
   v_claimed text;
   v_stored public.idempotency_keys;
   v_rate record;
@@ -218,39 +233,31 @@ declare
   v_hold timestamptz;
   v_response jsonb;
   v_client text;
+  v_dep jsonb;
+  v_seat record;
+  v_table_ids uuid[];
+  v_table_names text;
+  v_joined boolean := false;
+  v_turnaround integer := 0;
+  v_granted integer := 0;
+  v_notice integer;
   -- What a replay needs besides the answer (app.services.tokens.seal).
   v_sealed jsonb := jsonb_build_object('manage_token_sealed',
                                        p_request ->> 'manage_token_sealed');
 begin
-  -- The answer, but a Sunday lunch's payment details, is known before anything is written.
   -- The id is drawn by the caller when it made the deposit's PayPal order first (the order
   -- names the booking).
   v_id := coalesce((p_request ->> 'booking_id')::uuid, gen_random_uuid());
   v_reference := public.generate_booking_reference();
-  v_status := case when v_type = 'sunday_lunch' then 'pending_payment' else 'confirmed' end;
-  v_response := jsonb_build_object(
-    'booking_id', v_id,
-    'booking_reference', v_reference,
-    'status', v_status,
-    'booking_type', v_type,
-    'date', to_char(v_date, 'YYYY-MM-DD'),
-    'time', to_char(v_time, 'HH24:MI'),
-    'party_size', v_party,
-    'duration_minutes', v_duration,
-    'payment_required', v_type = 'sunday_lunch');
 
   -- Idempotency: the claim is this transaction's row in idempotency_keys. A parallel request
   -- with the same key waits on it, then replays the committed response; if this transaction
-  -- fails, the claim disappears with it and the key can be used again. A table's claim holds
-  -- its final response from the start; a Sunday lunch's is written when its payment details
-  -- are known, at the end.
+  -- fails, the claim disappears with it and the key can be used again. The claim's response is
+  -- written at the end, when it is known.
   if v_idem_key is not null then
     -- An expired row is taken over in the same statement.
     insert into public.idempotency_keys as i (key, request_hash, response, expires_at)
-    values (v_idem_key, v_idem_hash,
-            case when v_type = 'sunday_lunch'
-                 then jsonb_build_object('state', 'processing', 'claimed_at', p_now)
-                 else v_response || v_sealed end,
+    values (v_idem_key, v_idem_hash, jsonb_build_object('state', 'processing', 'claimed_at', p_now),
             p_now + interval '24 hours')
     on conflict (key) do update
       set request_hash = excluded.request_hash, response = excluded.response,
@@ -267,7 +274,21 @@ begin
     end if;
   end if;
 
-  v_start := public.tb_check_slot(v_type, v_date, v_time, v_party, p_now, v_override, cfg);
+  if v_purpose not in ('food', 'drinks') or (v_purpose = 'drinks' and v_type = 'sunday_lunch')
+  then
+    raise exception using errcode = 'P0001', message = 'VALIDATION_ERROR',
+      detail = 'A booking is for food or for drinks; Sunday lunch is food.',
+      hint = '[{"field": "purpose", "message": "food or drinks; sunday_lunch is food"}]';
+  end if;
+  if (v_outside or v_accessible or v_chairs > 0) and not v_tables then
+    raise exception using errcode = 'P0001', message = 'VALIDATION_ERROR',
+      detail = 'This venue has no tables set up, so outside seating, an accessible table or '
+               'high chairs cannot be booked online. Please call us.',
+      hint = '[{"field": "is_outside_seating"}]';
+  end if;
+
+  v_start := public.tb_check_slot(v_type, v_date, v_time, v_party, p_now, v_override, cfg,
+                                  v_purpose);
 
   if v_type = 'sunday_lunch' then
     select coalesce(jsonb_agg(s ->> 'menu_item_id'), '[]'::jsonb) into v_unknown
@@ -312,10 +333,59 @@ begin
     end if;
   end if;
 
-  perform public.tb_claim_covers(array[v_date], v_date, v_time, v_start, v_duration, v_type,
-                                 v_party, p_now, null, (cfg ->> 'capacity')::int);
+  if v_tables then
+    -- The pub's engine: the period's own checks, tables, pacing, then the deposit's limits.
+    v_dep := public.tb_deposit_verdict(v_type::text, v_party, v_date,
+                                       (p_request ->> 'booking_period_id')::uuid,
+                                       (p_request ->> 'booking_period_answer')::boolean,
+                                       v_purpose, v_waived, cfg);
+    if v_dep ->> 'blocked' in ('period_date_mismatch', 'period_not_available') then
+      perform public.tb_refuse_deposit(v_dep, v_date);
+    end if;
+    -- The accepted period's minimum notice (staff overriding the notice excepted).
+    v_notice := coalesce((v_dep ->> 'min_notice_hours')::int, 0);
+    if v_notice > 0 and not v_override
+       and v_start < p_now + make_interval(hours => v_notice) then
+      raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
+        detail = format('%s bookings need at least %s hours notice.',
+                        coalesce(v_dep #>> '{period,name}', 'These'), v_notice),
+        hint = '{"reason": "cut_off"}';
+    end if;
+    perform public.tb_lock_floor();
+    select * into v_seat
+    from public.tb_seat_verdict(v_date, v_time, v_start, v_party, v_purpose, v_channel,
+                                v_outside, v_accessible, v_chairs, v_overrides, v_bypass, p_now,
+                                null);
+    if v_seat.reason is not null then
+      perform public.tb_refuse_seat(v_seat.reason, v_date, v_time);
+    end if;
+    if v_dep ->> 'blocked' is not null then
+      perform public.tb_refuse_deposit(v_dep, v_date);
+    end if;
+    v_duration := v_seat.guest_minutes;
+    v_turnaround := v_seat.turnaround_minutes;
+    v_table_ids := v_seat.table_ids;
+    v_table_names := v_seat.table_names;
+    v_joined := coalesce(v_seat.tables_joined, false);
+    if coalesce((v_dep ->> 'deposit_required')::boolean, false) then
+      v_deposit := (v_dep ->> 'deposit_amount')::numeric(10, 2);
+    end if;
+    if v_chairs > 0 then
+      perform public.tb_lock_high_chairs();
+      v_granted := least(v_chairs, greatest(public.tb_high_chairs_free(
+        v_start, v_start + make_interval(mins => v_duration + v_turnaround), p_now, null), 0));
+    end if;
+  else
+    perform public.tb_claim_covers(array[v_date], v_date, v_time, v_start, v_duration, v_type,
+                                   v_party, p_now, null, (cfg ->> 'capacity')::int);
+    if v_type = 'sunday_lunch' then
+      v_deposit := public.table_booking_deposit_quote(p_request, cfg);
+    end if;
+  end if;
+
+  v_status := case when v_deposit > 0 then 'pending_payment' else 'confirmed' end;
   -- Unpaid holds are bounded (after the claim, whose half-hour locks make the share exact).
-  if v_type = 'sunday_lunch' and p_request #>> '{actor,kind}' is distinct from 'staff' then
+  if v_status = 'pending_payment' and not v_staff then
     v_client := case when p_request #>> '{actor,kind}' = 'api_key'
                      then 'api_key:' || (p_request #>> '{actor,id}') end;
     perform public.tb_limit_unpaid_holds(v_client, v_customer, v_date, v_time, v_start,
@@ -323,18 +393,21 @@ begin
   end if;
 
   select * into v_policy from public.booking_policies where booking_type = v_type;
-  if v_type = 'sunday_lunch' then
-    v_deposit := public.table_booking_deposit_quote(p_request, cfg);
-    -- The hold never outlasts the booking itself.
-    v_hold := least(p_now + make_interval(mins => (cfg ->> 'payment_hold_minutes')::int),
-                    v_start);
+  if v_status = 'pending_payment' then
+    -- The hold never outlasts the booking itself: Sunday lunch's own payment window, else the
+    -- pub's (a day, or until the start).
+    v_hold := case when v_type = 'sunday_lunch'
+                   then least(p_now + make_interval(mins => (cfg ->> 'payment_hold_minutes')::int),
+                              v_start)
+                   else public.tb_deposit_hold_expiry(v_start, p_now) end;
   end if;
   insert into public.table_bookings (
     id, booking_reference, customer_id, booking_date, booking_time, party_size, booking_type,
     status, duration_minutes, special_requirements, dietary_requirements, allergies,
     celebration_type, source, confirmed_at, hold_expires_at, start_datetime, end_datetime,
     manage_token_hash, refund_policy, deposit_amount, payment_status, policy_override,
-    reminder_sent, created_at, committed_party_size)
+    reminder_sent, created_at, committed_party_size, booking_purpose, is_outside_seating,
+    requires_accessible_table, high_chair_count, table_pinned, assignment_soft, deposit_waived)
   values (
     v_id, v_reference, v_customer, v_date, v_time, v_party, v_type, v_status, v_duration,
     nullif(p_request ->> 'special_requirements', ''),
@@ -350,9 +423,33 @@ begin
       'partial_refund_percentage', v_policy.partial_refund_percentage,
       'cancellation_fee', public.tb_money(v_policy.cancellation_fee),
       'modification_allowed', coalesce(v_policy.modification_allowed, true)),
-    v_deposit, case when v_type = 'sunday_lunch' then 'pending'::public.payment_status end,
+    v_deposit, case when v_status = 'pending_payment' then 'pending'::public.payment_status end,
     -- committed_party_size: the covers the kitchen plans for, as the pub's own RPC fills it.
-    v_override, false, p_now, v_party);
+    v_override, false, p_now, v_party, v_purpose, v_outside, v_accessible, v_granted,
+    v_pin and not v_outside, v_purpose = 'drinks' and not v_outside, v_waived);
+
+  if v_tables then
+    -- The pub's terms snapshot (its section 6.3), written once.
+    update public.table_bookings set
+      booking_period_id = (v_dep #>> '{period,id}')::uuid,
+      booking_period_code = v_dep #>> '{period,code}',
+      booking_period_name = v_dep #>> '{period,name}',
+      booking_period_answer = (v_dep #>> '{period,answer}')::boolean,
+      booking_period_requires_preorder = case when (v_dep #>> '{period,answer}')::boolean
+                                              then (v_dep #>> '{period,requires_preorder}')::boolean
+                                         end,
+      -- Sunday lunch's own deposit is none of the pub's rules: left unnamed.
+      deposit_rule = nullif(v_dep ->> 'deposit_rule', 'sunday_lunch'),
+      deposit_basis = case when v_deposit > 0 then v_dep ->> 'deposit_basis' end,
+      deposit_rate = case when v_deposit > 0 then (v_dep ->> 'deposit_rate')::numeric end,
+      deposit_refund_cutoff_days = case when v_deposit > 0
+                                        then (v_dep ->> 'refund_cutoff_days')::int end,
+      deposit_refund_policy = case when v_deposit > 0 then v_dep ->> 'refund_policy' end
+    where id = v_id;
+    perform public.tb_seat_booking(v_id, v_table_ids, v_start,
+                                   v_start + make_interval(mins => v_duration + v_turnaround),
+                                   v_outside, v_party);
+  end if;
 
   if v_type = 'sunday_lunch' then
     -- Prices come from the menu, never from the client; included sides (price 0) are served
@@ -373,6 +470,11 @@ begin
     select coalesce(sum(price_at_booking * quantity), 0) into v_total
     from public.table_booking_items where booking_id = v_id;
     update public.table_bookings set total_amount = v_total where id = v_id;
+  else
+    -- Without a pre-order the amount known is the deposit; the bill on the day is separate.
+    v_total := coalesce(v_deposit, 0);
+  end if;
+  if v_status = 'pending_payment' then
     if v_client is not null then
       insert into public.table_booking_unpaid_holds (booking_id, client) values (v_id, v_client);
     end if;
@@ -381,7 +483,8 @@ begin
     values (v_id, 'paypal', v_deposit, 'GBP', 'pending', jsonb_build_object(
       'payment_type', 'deposit', 'deposit_amount', public.tb_money(v_deposit),
       'total_amount', public.tb_money(v_total),
-      'outstanding_amount', public.tb_money(greatest(v_total - v_deposit, 0))));
+      'outstanding_amount', public.tb_money(greatest(v_total - v_deposit, 0)),
+      'deposit_rule', v_dep ->> 'deposit_rule'));
     -- The PayPal order made before this transaction, for exactly this deposit: the guest is
     -- sent to it at once. A deposit that changed in between (the pub's settings) is not
     -- charged by an order for another amount: nothing is booked and the caller may try again.
@@ -401,7 +504,23 @@ begin
                                        v_id, p_request -> 'actor');
   perform public.tb_booking_written(null, (select t from public.table_bookings t where t.id = v_id));
 
-  if v_type = 'sunday_lunch' then
+  v_response := jsonb_build_object(
+    'booking_id', v_id,
+    'booking_reference', v_reference,
+    'status', v_status,
+    'booking_type', v_type,
+    'date', to_char(v_date, 'YYYY-MM-DD'),
+    'time', to_char(v_time, 'HH24:MI'),
+    'party_size', v_party,
+    'duration_minutes', v_duration,
+    'payment_required', v_status = 'pending_payment',
+    'booking_purpose', v_purpose,
+    'table_name', v_table_names,
+    'tables_joined', v_joined,
+    'is_outside_seating', v_outside,
+    'high_chairs_granted', v_granted,
+    'high_chairs_short', greatest(v_chairs - v_granted, 0));
+  if v_status = 'pending_payment' then
     v_response := v_response || jsonb_build_object('payment_details', jsonb_build_object(
       'deposit_amount', public.tb_money(v_deposit),
       'total_amount', public.tb_money(v_total),
@@ -426,8 +545,19 @@ begin
                          jsonb_build_array('minimum_notice', 'sunday_lunch_cut_off')),
       null, 'table_booking_override');
   end if;
+  if v_staff and (v_bypass or v_waived or v_pin
+                  or exists (select 1 from jsonb_each(coalesce(v_overrides, '{}'::jsonb)) o
+                             where o.value = 'true'::jsonb)) then
+    perform public.tb_audit(
+      'table_booking.table_override', v_id, 'success', p_request -> 'actor',
+      p_request -> 'client', null, null,
+      jsonb_build_object('booking_reference', v_reference, 'channel', v_channel,
+                         'overrides', coalesce(v_overrides, '{}'::jsonb),
+                         'bypass_pacing', v_bypass, 'deposit_waived', v_waived, 'pin', v_pin),
+      null, 'table_booking_override');
+  end if;
 
-  if v_idem_key is not null and v_type = 'sunday_lunch' then
+  if v_idem_key is not null then
     update public.idempotency_keys
        set response = v_response || v_sealed
      where key = v_idem_key;
@@ -460,6 +590,9 @@ declare
   v_new jsonb;
   v_before public.table_bookings;
   k text;
+  v_duration integer;
+  v_dep jsonb;
+  v_seat record;
 begin
   b := public.tb_booking_by_reference(p_reference, p_token_hash, true);
   v_before := b;
@@ -485,10 +618,48 @@ begin
   v_slot_changed := v_date <> b.booking_date or v_time <> b.booking_time
                     or v_party <> b.party_size;
   v_start := b.start_datetime;
+  v_duration := b.duration_minutes;
   if v_slot_changed then
-    v_start := public.tb_check_slot(b.booking_type, v_date, v_time, v_party, p_now, p_override);
-    perform public.tb_claim_covers(array[b.booking_date, v_date], v_date, v_time, v_start,
-                                   b.duration_minutes, b.booking_type, v_party, p_now, b.id);
+    v_start := public.tb_check_slot(b.booking_type, v_date, v_time, v_party, p_now, p_override,
+                                    null, b.booking_purpose);
+    if public.tb_venue_has_tables() then
+      -- Re-seated by the same engine as a new booking (itself excluded), or refused.
+      v_dep := public.tb_deposit_verdict(b.booking_type::text, v_party, v_date,
+                                         b.booking_period_id, b.booking_period_answer,
+                                         b.booking_purpose, b.deposit_waived,
+                                         public.tb_config());
+      if coalesce((v_dep ->> 'deposit_amount')::numeric, 0) > coalesce(b.deposit_amount, 0)
+         and (v_dep ->> 'deposit_required')::boolean then
+        raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
+          detail = format('A booking for %s on %s needs a deposit of £%s, so it cannot be '
+                          'changed to that online; please call us on %s.',
+                          v_party, public.tb_day_words(v_date),
+                          public.tb_money((v_dep ->> 'deposit_amount')::numeric),
+                          public.tb_config() ->> 'contact_phone'),
+          hint = jsonb_build_object('reason', 'DEPOSIT_DUE',
+                                    'deposit_amount', public.tb_money(
+                                      (v_dep ->> 'deposit_amount')::numeric))::text;
+      end if;
+      perform public.tb_lock_floor();
+      select * into v_seat
+      from public.tb_seat_verdict(v_date, v_time, v_start, v_party, b.booking_purpose,
+                                  case when p_actor ->> 'kind' = 'staff' then 'staff'
+                                       else 'online' end,
+                                  b.is_outside_seating, b.requires_accessible_table,
+                                  b.high_chair_count, null, false, p_now, b.id);
+      if v_seat.reason is not null then
+        perform public.tb_refuse_seat(v_seat.reason, v_date, v_time);
+      end if;
+      v_duration := v_seat.guest_minutes;
+      -- The tables first: the pub's trigger refuses a party larger than its tables' seats.
+      perform public.tb_seat_booking(
+        b.id, v_seat.table_ids, v_start,
+        v_start + make_interval(mins => v_seat.guest_minutes + v_seat.turnaround_minutes),
+        b.is_outside_seating, v_party);
+    else
+      perform public.tb_claim_covers(array[b.booking_date, v_date], v_date, v_time, v_start,
+                                     b.duration_minutes, b.booking_type, v_party, p_now, b.id);
+    end if;
   end if;
 
   v_old := jsonb_build_object(
@@ -508,7 +679,8 @@ begin
         then committed_party_size
       else v_party end,
     start_datetime = v_start,
-    end_datetime = v_start + make_interval(mins => duration_minutes),
+    duration_minutes = v_duration,
+    end_datetime = v_start + make_interval(mins => v_duration),
     special_requirements = case when p_changes ? 'special_requirements'
                                 then nullif(p_changes ->> 'special_requirements', '')
                                 else special_requirements end,

@@ -22,6 +22,7 @@ begin
    where booking_id = b.id and status = 'pending' order by created_at desc limit 1;
   return json_build_object(
     'booking_id', b.id, 'booking_reference', b.booking_reference,
+    'booking_type', b.booking_type,
     'party_size', b.party_size, 'date', to_char(b.booking_date, 'YYYY-MM-DD'),
     'amount', public.tb_money(b.deposit_amount), 'currency', 'GBP',
     'order_id', b.paypal_deposit_order_id,
@@ -85,16 +86,39 @@ end
 $$;
 
 -- The deposit a create would ask of this request (table_booking_create's request), or NULL when
--- none is due: Sunday lunch pays sunday_lunch_deposit_per_guest for every guest. The caller asks
--- first so that PayPal's order exists before the booking does (a booking is never written
--- awaiting a deposit nobody can pay); the create charges the same rule.
+-- none is due. Where the venue seats by tables it is the engine's rule (tb_deposit_verdict: the
+-- group or seasonal deposit, and Sunday lunch's own); elsewhere Sunday lunch pays
+-- sunday_lunch_deposit_per_guest for every guest. The caller asks first so that PayPal's order
+-- exists before the booking does (a booking is never written awaiting a deposit nobody can
+-- pay); the create charges the same rule.
 create or replace function public.table_booking_deposit_quote(
   p_request jsonb, p_cfg jsonb default null
 ) returns numeric
-language sql stable security definer set search_path = public, pg_temp as $$
-  select case when p_request ->> 'booking_type' = 'sunday_lunch'
-              then (coalesce(p_cfg, public.tb_config()) ->> 'deposit_per_guest')::numeric(10, 2)
-                   * (p_request ->> 'party_size')::int end
+language plpgsql stable security definer set search_path = public, pg_temp as $$
+declare
+  cfg jsonb := coalesce(p_cfg, public.tb_config());
+  v jsonb;
+begin
+  if public.tb_venue_has_tables() then
+    v := public.tb_deposit_verdict(
+      p_request ->> 'booking_type', (p_request ->> 'party_size')::int,
+      (p_request ->> 'date')::date, (p_request ->> 'booking_period_id')::uuid,
+      (p_request ->> 'booking_period_answer')::boolean,
+      coalesce(p_request ->> 'purpose', 'food'),
+      p_request #>> '{actor,kind}' = 'staff'
+        and coalesce((p_request ->> 'deposit_waived')::boolean, false),
+      cfg);
+    if v ->> 'blocked' is not null or not coalesce((v ->> 'deposit_required')::boolean, false)
+    then
+      return null;
+    end if;
+    return (v ->> 'deposit_amount')::numeric(10, 2);
+  end if;
+  if p_request ->> 'booking_type' = 'sunday_lunch' then
+    return (cfg ->> 'deposit_per_guest')::numeric(10, 2) * (p_request ->> 'party_size')::int;
+  end if;
+  return null;
+end
 $$;
 
 -- The booking a PayPal order belongs to (the return URL carries only the order id).
