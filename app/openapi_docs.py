@@ -855,6 +855,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "regular": example("a regular table", "regular"),
                 "sunday_lunch": example("Sunday lunch (Sundays only)", "sunday_lunch"),
             },
+            "purpose": {
+                "food": example("a meal (the kitchen's hours)", "food"),
+                "drinks": example("drinks (the pub's hours)", "drinks"),
+            },
+            "is_outside_seating": {"inside": example("inside", False)},
+            "requires_accessible_table": {"any": example("any table", False)},
+            "high_chair_count": {"one": example("one high chair", 1)},
         },
         responses={
             200: Response(
