@@ -87,6 +87,12 @@ async def floor(conn: asyncpg.Connection) -> dict[str, str]:
     return ids
 
 
+async def one(conn: asyncpg.Connection, sql: str, *args: Any) -> asyncpg.Record:
+    row = await conn.fetchrow(sql, *args)
+    assert row is not None, sql
+    return row
+
+
 async def tables_of(conn: asyncpg.Connection, booking_id: str) -> list[str]:
     rows = await conn.fetch(
         """select t.name from booking_table_assignments a join tables t on t.id = a.table_id
@@ -145,7 +151,8 @@ class TestSeating:
         conn: asyncpg.Connection,
     ) -> None:
         made = (await book(client, key, "19:00", 4)).json()["data"]
-        row = await conn.fetchrow(
+        row = await one(
+            conn,
             """select b.start_datetime, b.end_datetime, b.duration_minutes, a.start_datetime as a_s,
                       a.end_datetime as a_e, b.committed_party_size, b.booking_purpose
                from table_bookings b join booking_table_assignments a
@@ -166,7 +173,8 @@ class TestSeating:
         await set_setting(conn, "turn_times_enabled", True)
         made = (await book(client, key, "17:00", 4)).json()["data"]
         assert made["duration_minutes"] == 105
-        row = await conn.fetchrow(
+        row = await one(
+            conn,
             """select extract(epoch from b.end_datetime - b.start_datetime) / 60 as guest,
                       extract(epoch from a.end_datetime - a.start_datetime) / 60 as held
                from table_bookings b join booking_table_assignments a on a.table_booking_id = b.id
@@ -300,14 +308,16 @@ class TestStaffChoices:
         assert made.status_code == 201, made.text
         data = made.json()["data"]
         assert data["status"] == "confirmed"
-        row = await conn.fetchrow(
+        row = await one(
+            conn,
             "select deposit_rule, deposit_waived, table_pinned from table_bookings where id = $1",
             data["booking_id"],
         )
         assert dict(row) == {"deposit_rule": "waived", "deposit_waived": True, "table_pinned": True}
-        audit = await conn.fetchrow(
+        audit = await one(
+            conn,
             """select resource_type, additional_info from audit_logs
-               where operation_type = 'table_booking.table_override'"""
+               where operation_type = 'table_booking.table_override'""",
         )
         assert audit["resource_type"] == "table_booking_override"
         info = json.loads(audit["additional_info"])
@@ -376,7 +386,8 @@ class TestDeposits:
         made = (await book(client, key, "19:00", 16)).json()["data"]
         assert made["status"] == "pending_payment"
         assert made["payment_details"]["deposit_amount"] == "160.00"
-        row = await conn.fetchrow(
+        row = await one(
+            conn,
             """select deposit_rule, deposit_basis, deposit_rate, deposit_amount, hold_expires_at,
                       start_datetime from table_bookings where id = $1""",
             made["booking_id"],
@@ -431,8 +442,8 @@ class TestChanges:
         )
         assert response.status_code == 409, response.text
         assert envelope_error(response)["details"]["reason"] == "no_table"
-        row = await conn.fetchrow(
-            "select booking_time::text from table_bookings where id = $1", made["booking_id"]
+        row = await one(
+            conn, "select booking_time::text from table_bookings where id = $1", made["booking_id"]
         )
         assert row["booking_time"] == "12:00:00"
         assert await tables_of(conn, made["booking_id"]) == ["Dining Room 4a"]
