@@ -1082,6 +1082,14 @@ begin
                                            || ':' || to_char(p_new.updated_at, 'YYYYMMDDHH24MISSUS'));
     end if;
   end if;
+  -- A booking that counted and is cancelled no longer counts: the pub's counter (its trigger)
+  -- never takes one back; ours does, for the cancels this service makes (README, "Where we differ
+  -- from the pub's engine"). Nothing else of the pub's counter is touched.
+  if p_old.id is not null and p_new.status = 'cancelled' and p_old.status = 'confirmed'
+     and p_new.customer_id is not null then
+    update public.customers set table_booking_count = greatest(coalesce(table_booking_count, 0) - 1, 0)
+     where id = p_new.customer_id;
+  end if;
   -- A paid booking that is cancelled gets its refund queued (the amount the cancel computed); a
   -- refund due on a payment PayPal cannot refund (no capture id: paid another way, or recorded
   -- by hand) is not left unsaid: it goes to staff at once.
