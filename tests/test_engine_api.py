@@ -472,3 +472,79 @@ class TestWithoutTables:
             BASE, json=regular_body(FRIDAY, "19:00", 2, is_outside_seating=True), headers=key
         )
         assert refused.status_code == 400
+
+
+class TestTheWorkedDay:
+    """The README's worked day ("The booking rules"), step by step: Friday 27 November on the
+    pub's floor, kitchen pacing on with the pub's seeded weekday values (19 covers a window)."""
+
+    async def test_the_worked_day(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        make_staff: Any,
+        floor: dict[str, str],
+        conn: asyncpg.Connection,
+    ) -> None:
+        await set_setting(conn, "kitchen_pacing_enabled", True)
+        staff = await make_staff("manager")
+        steps: list[tuple[str, dict[str, str], str, int, dict[str, Any]]] = [
+            ("1", key, "18:00", 2, {}),
+            ("2", key, "18:00", 5, {}),
+            ("3", key, "18:30", 8, {}),
+            ("4", key, "18:15", 6, {}),
+            ("5", key, "18:15", 2, {}),
+            ("6", key, "18:15", 3, {}),
+            ("7", staff, "18:15", 2, {}),
+            ("8", key, "20:00", 2, {}),
+            ("9", key, "19:30", 16, {}),
+            ("10", key, "21:00", 16, {}),
+            ("11", key, "18:10", 2, {}),
+            ("12", key, "19:00", 2, {"purpose": "drinks"}),
+        ]
+        outcomes = {}
+        for step, who, time, party, extra in steps:
+            response = await book(client, who, time, party, **extra)
+            body = response.json()
+            if response.status_code == 201:
+                data = body["data"]
+                outcomes[step] = (
+                    data["status"],
+                    data["table_name"],
+                    (data["payment_details"] or {}).get("deposit_amount"),
+                )
+            else:
+                outcomes[step] = (
+                    response.status_code,
+                    body["error"]["details"].get("reason"),
+                    body["error"]["message"],
+                )
+        full = "We are fully booked at that time. Please try another time or give us a ring."
+        assert outcomes == {
+            "1": ("confirmed", "Dining Room 4a", None),
+            "2": ("confirmed", "Small Bay", None),
+            "3": ("confirmed", "Low 4a + Low 4b", None),
+            "4": ("confirmed", "Dining Room 6a", None),
+            "5": ("confirmed", "Dining Room 4b", None),
+            "6": ("confirmed", "Dining Room 6b + Dining Room 6c", None),
+            "7": (
+                409,
+                "slot_full",
+                "Our kitchen is at capacity for that time. There is usually room a little "
+                "earlier or later.",
+            ),
+            "8": ("confirmed", "Dining Room 4a", None),
+            "9": (409, "no_table", full),
+            "10": (
+                "pending_payment",
+                "Dining Room 4b + Dining Room 6a + Dining Room 6b",
+                "160.00",
+            ),
+            "11": (
+                422,
+                "NOT_A_SLOT",
+                "Tables are booked every 15 minutes from 12:00, so 18:10 is not a time we can "
+                "book. The nearest times are 18:00 and 18:15.",
+            ),
+            "12": (409, "no_table", full),
+        }
