@@ -33,11 +33,11 @@ select table_booking_service.ensure_index('idx_table_bookings_unpaid_holds',
 
 insert into public.system_settings (key, value, description) values
   ('sunday_lunch_unpaid_holds_per_phone', '{"value": 2}',
-   'Sunday lunch bookings one phone number may hold unpaid at once (staff exempt).'),
+   'Bookings awaiting a deposit one phone number may hold unpaid at once (staff exempt).'),
   ('sunday_lunch_unpaid_holds_per_client', '{"value": 10}',
-   'Sunday lunch bookings one API key may hold unpaid at once (staff exempt).'),
+   'Bookings awaiting a deposit one API key may hold unpaid at once (staff exempt).'),
   ('sunday_lunch_unpaid_share_percent', '{"value": 50}',
-   'The share (%) of a slot''s covers that unpaid Sunday lunch holds may take (staff exempt).')
+   'The share (%) of a slot''s covers that unpaid deposit holds may take (staff exempt).')
 on conflict (key) do nothing;
 
 select table_booking_service.ensure_index('idx_webhook_logs_type_processed_at',
@@ -1140,7 +1140,7 @@ begin
     and b.hold_expires_at > p_now;
   if v_held >= v_per_phone then
     raise exception using errcode = 'P0001', message = 'RATE_LIMIT_EXCEEDED',
-      detail = format('This phone number already has %s Sunday lunch %s waiting for the '
+      detail = format('This phone number already has %s %s waiting for the '
                       'deposit. Please pay for %s first, or call us on %s.', v_held,
                       case when v_held = 1 then 'booking' else 'bookings' end,
                       case when v_held = 1 then 'it' else 'one of them' end, p_cfg ->> 'contact_phone'),
@@ -1157,7 +1157,7 @@ begin
     where h.client = p_client and b.status = 'pending_payment' and b.hold_expires_at > p_now;
     if v_held >= v_per_client then
       raise exception using errcode = 'P0001', message = 'RATE_LIMIT_EXCEEDED',
-        detail = format('Too many Sunday lunch bookings are waiting for their deposit. Please '
+        detail = format('Too many bookings are waiting for their deposit. Please '
                         'try again in a few minutes, or call us on %s.', p_cfg ->> 'contact_phone'),
         hint = jsonb_build_object('reason', 'UNPAID_HOLDS_PER_CLIENT', 'limit', v_per_client,
                                   'reset_at', v_first_expiry,
@@ -1191,7 +1191,7 @@ begin
   ) w;
   if v_room < p_party_size then
     raise exception using errcode = 'P0001', message = 'NO_AVAILABILITY',
-      detail = format('Sorry, no more Sunday lunch tables can be held for payment at %s on %s. '
+      detail = format('Sorry, no more tables can be held for payment at %s on %s. '
                       'Please choose another time, or call us on %s.',
                       to_char(p_time, 'HH24:MI'), public.tb_day_words(p_date),
                       p_cfg ->> 'contact_phone'),
