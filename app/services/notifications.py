@@ -146,8 +146,23 @@ _SMS_TEMPLATES: dict[str, str] = {
     "review": "review_request",
     "refund_failed": "refund_problem",
 }
-#: cancellation_reason of a Sunday lunch whose deposit was not paid within its hold.
+#: cancellation_reason of a booking whose deposit was not paid within its hold.
 HOLD_EXPIRED = "payment_hold_expired"
+
+
+def owes_deposit_by_rule(booking: Mapping[str, Any]) -> bool:
+    """A booking that owes (or paid) a deposit by the pub's rule (a group, a seasonal period):
+    any booking with a deposit that is not a Sunday lunch, whose deposit is its own."""
+    return booking["booking_type"] != "sunday_lunch" and Decimal(
+        booking.get("deposit_amount") or "0"
+    ) > Decimal("0")
+
+
+def confirmation_template(booking: Mapping[str, Any]) -> str:
+    """The guest's confirmation: a deposit by rule that was paid says so."""
+    if owes_deposit_by_rule(booking) and _paid(booking) > 0:
+        return "booking_confirmation_regular_deposit"
+    return f"booking_confirmation_{booking['booking_type']}"
 
 
 def guest_sms_template(
@@ -157,15 +172,21 @@ def guest_sms_template(
     *,
     payment_url: str | None = None,
     cancellation_reason: str | None = None,
+    booking: Mapping[str, Any] | None = None,
 ) -> str | None:
+    by_rule = booking is not None and owes_deposit_by_rule(booking)
+    if event in ("created", "confirmed") and status == "confirmed" and booking is not None:
+        return confirmation_template(booking)
     if event == "created":
         if status == "confirmed":
             return f"booking_confirmation_{booking_type}"
-        # A Sunday lunch is confirmed by its deposit ("confirmed" event); until then the guest
-        # gets the link to pay, when PayPal gave one.
-        return "payment_request" if payment_url else None
+        # A deposit booking is confirmed by its deposit ("confirmed" event); until then the guest
+        # gets the link to pay, when PayPal gave one: worded for a table, or for Sunday lunch.
+        if not payment_url:
+            return None
+        return "payment_request_table" if by_rule else "payment_request"
     if event == "cancelled" and cancellation_reason == HOLD_EXPIRED:
-        return "cancellation_hold_expired"
+        return "cancellation_hold_expired_table" if by_rule else "cancellation_hold_expired"
     pattern = _SMS_TEMPLATES.get(event)
     return pattern.format(type=booking_type) if pattern else None
 
@@ -200,6 +221,7 @@ def plan_messages(
         booking["booking_type"],
         payment_url=booking.get("payment_url"),
         cancellation_reason=booking.get("cancellation_reason"),
+        booking=booking,
     )
     if booking["status"] == "cancelled" and event not in ("cancelled", "refund_failed"):
         template = None  # cancelled since: the guest hears of the cancellation, nothing else
@@ -213,7 +235,7 @@ def plan_messages(
     for channel, reachable in channels:
         chosen = template
         if template is not None and channel in confirm_instead:
-            chosen = f"booking_confirmation_{booking['booking_type']}"
+            chosen = confirmation_template(booking)
         if chosen is None or not reachable:
             continue
         # The guest's own email may carry what they typed (escaped in its HTML); a text may not.
@@ -286,10 +308,11 @@ _SUBJECTS = {
     "cancelled": "Your booking at The Anchor is cancelled",
     "reminder": "See you soon at The Anchor",
     "payment_request": "Your Sunday lunch at The Anchor: deposit due",
+    "payment_request_table": "Your table at The Anchor: deposit due",
     "refund_failed": "Your refund from The Anchor",
 }
 #: Emails that describe a booking still to come: they say how to change or cancel it.
-_UPCOMING = ("confirmed", "updated", "reminder", "payment_request")
+_UPCOMING = ("confirmed", "updated", "reminder", "payment_request", "payment_request_table")
 
 
 def guest_email(
@@ -302,8 +325,8 @@ def guest_email(
     metadata: Mapping[str, Any],
 ) -> dict[str, Any]:
     booking = ctx["booking"]
-    if template == "payment_request":
-        kind = "payment_request"
+    if template in ("payment_request", "payment_request_table"):
+        kind = template
     else:
         kind = "confirmed" if event == "created" else event
     subject = f"{_SUBJECTS.get(kind, 'Your booking at The Anchor')} ({booking['reference']})"
@@ -407,6 +430,8 @@ def staff_alert(
 
 def _new_booking_words(booking: Mapping[str, Any]) -> str:
     if booking["booking_type"] != "sunday_lunch":
+        if owes_deposit_by_rule(booking) and booking["status"] == "pending_payment":
+            return "New booking (deposit due)"
         return "New booking"
     # Written after a quick cancellation, it is still a Sunday lunch, not "New booking".
     return (
@@ -489,6 +514,10 @@ def _booking_lines(ctx: Mapping[str, Any]) -> list[str]:
         money = _money_line(booking)
         if money:
             lines.append(money)
+    elif owes_deposit_by_rule(booking):
+        money = _deposit_line(booking)
+        if money:
+            lines.append(money)
     if booking["allergies"]:
         lines.append(f"Allergies: {', '.join(booking['allergies'])}")
     if booking.get("special_requirements"):
@@ -528,6 +557,18 @@ def _money_line(booking: Mapping[str, Any]) -> str | None:
             f"£{booking['outstanding_amount']}, on arrival"
         )
     return f"Nothing paid yet; £{booking['total_amount']} to pay at the pub"
+
+
+def _deposit_line(booking: Mapping[str, Any]) -> str | None:
+    """A deposit by rule as it stands; it comes off the bill, there is no balance to state."""
+    paid = _paid(booking)
+    if booking["status"] == "cancelled":
+        return f"Deposit paid: £{paid:.2f}" if paid > 0 else None
+    if paid > 0:
+        return f"Deposit paid: £{paid:.2f}; it comes off the bill on the day"
+    if booking["status"] == "pending_payment":
+        return f"Deposit to pay now: £{booking['deposit_amount']}; it comes off the bill on the day"
+    return None
 
 
 def _html(lines: list[str]) -> str:

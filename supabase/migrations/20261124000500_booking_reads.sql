@@ -157,7 +157,9 @@ begin
     'celebration_type', b.celebration_type,
     'source', b.source,
     'menu_selections', v_items,
-    'payment', case when b.booking_type = 'sunday_lunch' then json_build_object(
+    -- Sunday lunch, and every booking that owes or paid a deposit by the pub's rule.
+    'payment', case when b.booking_type = 'sunday_lunch' or coalesce(b.deposit_amount, 0) > 0
+                    then json_build_object(
                  'deposit_amount', public.tb_money(b.deposit_amount),
                  'total_amount', public.tb_money(b.total_amount),
                  -- The balance due on arrival, once the deposit is paid.

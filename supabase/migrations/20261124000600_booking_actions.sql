@@ -157,9 +157,14 @@ language sql immutable set search_path = pg_catalog, pg_temp as $$
   select to_char(coalesce(p_amount, 0), 'FM999999990.00')
 $$;
 
--- Refund due when cancelling now, under the terms copied onto the booking: 100% from
--- full_refund_hours before the start, partial_refund_percentage from partial_refund_hours,
--- else nothing; less any cancellation fee, never below zero. Rounded half up to the penny.
+-- Refund due when cancelling now, under the terms copied onto the booking. A deposit taken by
+-- the pub's rule (refund_policy.refund_terms, copied from the booking's frozen snapshot by
+-- table_booking_deposit_sync) is refunded by whole London calendar days before the booking date
+-- (its section 6.6): 'seasonal', all or nothing from deposit_refund_cutoff_days (0: never; a
+-- cut-off that cannot be read refunds nothing); 'group_days', 100% from 7 days, 50% from 3, else
+-- nothing. Otherwise (Sunday lunch, and bookings without a deposit by rule): 100% from
+-- full_refund_hours before the start, partial_refund_percentage from partial_refund_hours, else
+-- nothing, less any cancellation fee. Never below zero; rounded half up to the penny.
 create or replace function public.tb_refund_due(
   p_policy jsonb,
   p_paid numeric,
@@ -171,7 +176,30 @@ create or replace function public.tb_refund_due(
 language plpgsql immutable set search_path = pg_catalog, pg_temp as $$
 declare
   v_hours numeric := extract(epoch from (p_start - p_now)) / 3600;
+  v_days integer := (p_start at time zone 'Europe/London')::date
+                    - (p_now at time zone 'Europe/London')::date;
+  v_cutoff integer;
 begin
+  if p_policy ->> 'refund_terms' = 'seasonal' then
+    begin
+      v_cutoff := (p_policy ->> 'deposit_refund_cutoff_days')::int;
+    exception when others then
+      v_cutoff := null;
+    end;
+    percentage := case when v_cutoff is not null and v_cutoff > 0 and v_days >= v_cutoff
+                       then 100 else 0 end;
+    amount := round(coalesce(p_paid, 0) * percentage / 100.0, 2);
+    return;
+  elsif p_policy ->> 'refund_terms' = 'group_days' then
+    percentage := case when v_days >= 7 then 100 when v_days >= 3 then 50 else 0 end;
+    amount := round(coalesce(p_paid, 0) * percentage / 100.0, 2);
+    return;
+  elsif p_policy ? 'refund_terms' then
+    -- Terms this service does not know: fail closed, as the pub does.
+    percentage := 0;
+    amount := 0;
+    return;
+  end if;
   percentage := case
     when v_hours >= coalesce((p_policy ->> 'full_refund_hours')::numeric, 48) then 100
     when v_hours >= coalesce((p_policy ->> 'partial_refund_hours')::numeric, 24)

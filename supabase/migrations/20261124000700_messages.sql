@@ -96,6 +96,27 @@ values
    '{customer_name,refund_amount,reference,contact_phone}')
 on conflict (template_key) do nothing;
 
+-- Deposits by rule (a group of 15 or more, a seasonal period): a regular booking awaiting its
+-- deposit, paid, or released unpaid, in words of its own (not Sunday lunch's). Added where the
+-- project has no template of that key; the pub's own rows are never changed.
+insert into public.table_booking_sms_templates (template_key, booking_type, template_text, variables)
+values
+  ('payment_request_table', 'regular',
+   'Hi {{customer_name}}, to confirm your table for {{party_size}} on {{date}} at {{time}} please '
+   'pay the £{{deposit_amount}} deposit by {{deadline}}: {{payment_link}} Ref: {{reference}}',
+   '{customer_name,party_size,date,time,deposit_amount,deadline,payment_link,reference}'),
+  ('booking_confirmation_regular_deposit', 'regular',
+   'Hi {{customer_name}}, your table for {{party_size}} at The Anchor on {{date}} at {{time}} is '
+   'confirmed. Your £{{deposit_amount}} deposit is paid and comes off your bill on the day. '
+   'Reference: {{reference}}. Reply STOP to opt out.',
+   '{customer_name,party_size,date,time,deposit_amount,reference}'),
+  ('cancellation_hold_expired_table', 'regular',
+   'Hi {{customer_name}}, your table for {{party_size}} on {{date}} at {{time}} ({{reference}}) '
+   'has been cancelled because the deposit was not paid in time, so the table was released. No '
+   'payment was taken. To book again call {{contact_phone}}.',
+   '{customer_name,party_size,date,time,reference,contact_phone}')
+on conflict (template_key) do nothing;
+
 -- Function bodies are checked when called, not when made: each function is defined once,
 -- in the file of its concern, in any order.
 set local check_function_bodies = off;
@@ -512,9 +533,10 @@ begin
   -- A text written before the booking was cancelled (held overnight, or queued just before)
   -- is not sent: the guest gets the cancellation, not a stale confirmation or reminder.
   select status into v_status from public.table_bookings where id = p_table_booking_id;
-  if v_status = 'cancelled' and p_template_key is distinct from 'cancellation'
-     and p_template_key is distinct from 'cancellation_hold_expired'
-     and p_template_key is distinct from 'refund_problem' then
+  if v_status = 'cancelled'
+     and coalesce(p_template_key, '') not in ('cancellation', 'cancellation_hold_expired',
+                                              'cancellation_hold_expired_table', 'refund_problem')
+  then
     return json_build_object('decision', 'stale', 'reason', 'booking_cancelled', 'email', null);
   end if;
   select * into c from public.customers where id = p_customer_id;

@@ -218,6 +218,7 @@ begin
     payment_metadata = coalesce(payment_metadata, '{}'::jsonb) || jsonb_build_object(
       'capture_id', p_capture ->> 'id', 'paypal_order_id', p_order_id, 'captured_via', p_source)
   where booking_id = b.id and status = 'pending';
+  perform public.table_booking_deposit_sync(b.id, p_now);  -- the payment hold is consumed
   perform public.tb_audit('payment.captured', b.id, 'success', v_actor, null, null,
     jsonb_build_object('capture_id', p_capture ->> 'id', 'amount', public.tb_money(v_amount),
                        'currency', 'GBP'),
@@ -362,6 +363,12 @@ begin
     select * from public.table_bookings
     where status = 'pending_payment' and hold_expires_at is not null and hold_expires_at <= p_now
       and manage_token_hash is not null
+      -- Every deposit booking, whatever owes it (Sunday lunch, a group, a seasonal period),
+      -- guarded as the pub's deposit timeout guards it (its section 6.5).
+      and not coalesce(deposit_waived, false) and paypal_deposit_capture_id is null
+      and payment_status is distinct from 'completed'
+      and payment_status is distinct from 'partial_refund'
+      and payment_status is distinct from 'refunded'
     for update skip locked
   loop
     update public.table_bookings set status = 'cancelled', cancelled_at = p_now,
@@ -374,6 +381,7 @@ begin
       payment_metadata = coalesce(payment_metadata, '{}'::jsonb)
                          || '{"closed_reason": "payment_hold_expired"}'::jsonb
     where booking_id = b.id and status = 'pending';
+    perform public.table_booking_deposit_sync(b.id, p_now);  -- the payment hold has expired
     perform public.tb_audit('table_booking.auto_cancelled', b.id, 'success',
       '{"kind": "system", "name": "payment-expiry"}'::jsonb, null,
       '{"status": "pending_payment"}'::jsonb, '{"status": "cancelled"}'::jsonb,
@@ -447,6 +455,69 @@ begin
 end
 $$;
 
+-- Deposits by rule: what the pub keeps beside a deposit booking, kept in step with it. Idempotent,
+-- called after a deposit booking is written (the create, a cancel; the capture and the expiry
+-- call it themselves). Until table_booking_create and table_booking_cancel call it in their own
+-- transactions, the service calls it right after them (and before a cancel, so the refund is
+-- reckoned by the frozen terms).
+--  * The refund terms: a deposit taken by the pub's rule (deposit_rule group or period) gets its
+--    frozen snapshot copied into refund_policy (refund_terms 'seasonal' with
+--    deposit_refund_cutoff_days and the sentence deposit_refund_policy, else 'group_days'), which
+--    tb_refund_due reads. Written once: a refund_policy that has refund_terms is never changed.
+--  * The payment hold (its section 6.5): a booking_holds row payment_hold (seats = party,
+--    expires_at = hold_expires_at) while the deposit is due; consumed once paid, expired when the
+--    hold lapsed unpaid, released when cancelled otherwise.
+-- p_reference (instead of p_booking_id): the booking of that reference, if any.
+create or replace function public.table_booking_deposit_sync(
+  p_booking_id uuid, p_now timestamptz, p_reference text default null
+) returns json
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  b public.table_bookings;
+  v_hold text;
+begin
+  select * into b from public.table_bookings
+   where id = p_booking_id or (p_booking_id is null and booking_reference = upper(trim(p_reference)))
+   limit 1 for update;
+  if not found then
+    return null;
+  end if;
+  if coalesce(b.deposit_amount, 0) > 0 and b.deposit_rule in ('group', 'period')
+     and not coalesce(b.refund_policy ? 'refund_terms', false) then
+    update public.table_bookings set refund_policy = coalesce(refund_policy, '{}'::jsonb)
+      || case when b.deposit_refund_cutoff_days is not null
+              then jsonb_build_object('refund_terms', 'seasonal',
+                                      'deposit_refund_cutoff_days', b.deposit_refund_cutoff_days,
+                                      'deposit_refund_policy', b.deposit_refund_policy)
+              else jsonb_build_object('refund_terms', 'group_days') end
+    where id = b.id
+    returning * into b;
+  end if;
+  if b.status = 'pending_payment' and b.hold_expires_at is not null
+     and coalesce(b.deposit_amount, 0) > 0
+     and not exists (select 1 from public.booking_holds h
+                     where h.table_booking_id = b.id and h.hold_type = 'payment_hold') then
+    insert into public.booking_holds (hold_type, table_booking_id, seats_or_covers_held, status,
+                                      scheduled_sms_send_time, expires_at, created_at, updated_at)
+    values ('payment_hold', b.id, greatest(b.party_size, 1), 'active', p_now, b.hold_expires_at,
+            p_now, p_now);
+  elsif b.status <> 'pending_payment' then
+    v_hold := case when b.status = 'confirmed' then 'consumed'
+                   when b.status = 'cancelled'
+                        and b.cancellation_reason = 'payment_hold_expired' then 'expired'
+                   else 'released' end;
+    update public.booking_holds set status = v_hold, updated_at = p_now,
+      consumed_at = case when v_hold = 'consumed' then p_now else consumed_at end,
+      released_at = case when v_hold <> 'consumed' then p_now else released_at end
+    where table_booking_id = b.id and hold_type = 'payment_hold' and status = 'active';
+  end if;
+  select h.status into v_hold from public.booking_holds h
+   where h.table_booking_id = b.id and h.hold_type = 'payment_hold'
+   order by h.created_at desc limit 1;
+  return json_build_object('refund_policy', b.refund_policy, 'hold', v_hold);
+end
+$$;
+
 -- Every function of this file: executable by service_role only.
 select table_booking_service.service_role_only(array[
   'public.table_booking_payment_target',
@@ -462,5 +533,6 @@ select table_booking_service.service_role_only(array[
   'public.table_booking_expire_holds',
   'public.table_booking_refund_failed',
   'public.paypal_webhook_refused',
-  'public.table_booking_deposit_quote'
+  'public.table_booking_deposit_quote',
+  'public.table_booking_deposit_sync'
 ]);

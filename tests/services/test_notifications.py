@@ -66,6 +66,9 @@ TEMPLATE_KEYS = {
     "booking_update_sunday_lunch": "sunday_lunch",
     "cancellation_hold_expired": "sunday_lunch",
     "refund_problem": None,
+    "payment_request_table": "regular",
+    "booking_confirmation_regular_deposit": "regular",
+    "cancellation_hold_expired_table": "regular",
 }
 
 #: Realistic values for every variable a seeded template uses.
