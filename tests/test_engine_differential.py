@@ -734,3 +734,40 @@ async def test_two_online_groups_owing_deposits_at_one_time(
         assert theirs == Outcome("pending_payment", deposit=Decimal("160.00"))
         mine, _ = await ours.create(request)
         assert mine == theirs, f"pub {theirs}, ours {mine}"
+
+
+@PUB
+@pytest.mark.xfail(
+    strict=True,
+    reason="our change refuses a party size whose deposit is larger (422 DEPOSIT_DUE) and keeps "
+    "the deposit taken when it would fall; a new booking of the new size is held for its deposit",
+)
+@pytest.mark.parametrize(("before", "after"), [(14, 16), (16, 14)])
+async def test_a_change_of_party_that_moves_the_deposit(
+    before: int,
+    after: int,
+    copy_a: asyncpg.Connection,
+    conn: asyncpg.Connection,
+    client: httpx.AsyncClient,
+    clock: FakeClock,
+    key: dict[str, str],
+    make_staff: Any,
+) -> None:
+    await live_settings(copy_a)
+    await live_settings(conn)
+    customer = await pub_customer(copy_a)
+    ours = Ours(client, conn, clock, key, await staff_on_the_pub(make_staff, conn))
+    request = Request(FRIDAY, "19:00", before)
+    _, pub_id = await pub_create(copy_a, customer, request)
+    _, data = await ours.create(request)
+    assert pub_id is not None and data is not None
+    # The oracle of a change: cancelled, and booked again at the new size.
+    await copy_a.execute(
+        "update table_bookings set status = 'cancelled' where id = $1::uuid", pub_id
+    )
+    result, new_id = await pub_create(copy_a, customer, Request(FRIDAY, "19:00", after))
+    theirs = await pub_outcome(copy_a, result, new_id)
+    mine = await ours.change(data["booking_reference"], "online", {"party_size": after})
+    assert mine.state == theirs.state and mine.deposit == theirs.deposit, (
+        f"pub {theirs}, ours {mine}"
+    )
