@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from app.services.refunds import RefundTerms, refund_for_cancellation
 from tests.conftest import FakeClock, create_booking, regular_body
@@ -276,3 +277,45 @@ async def test_a_lapsed_hold_is_cancelled_and_its_tables_are_free(
         "taken. To book again call 01753 682707."
     )
     assert await texts(conn, "cancellation_hold_expired") == []
+
+
+@pytest.mark.parametrize("seated_in_between", [False, True], ids=["still-free", "taken"])
+async def test_a_deposit_paid_after_its_hold_lapsed_keeps_the_table_only_if_it_is_still_free(
+    client: httpx.AsyncClient,
+    key: dict[str, str],
+    make_staff: Any,
+    paypal: FakePayPal,  # noqa: F811
+    conn: asyncpg.Connection,
+    clock: FakeClock,
+    seated_in_between: bool,
+) -> None:
+    """A payment PayPal captures after the hold ran out but before the expiry cron: kept when
+    the booking's own tables are still its alone, refunded when another party was seated there
+    in between (the tables were free again the moment the hold lapsed)."""
+    await small_floor(conn)
+    pay_as(paypal, "160.00")
+    made = await create_booking(client, key, regular_body(FRIDAY, "19:00", 16))
+    clock.advance(days=1, minutes=1)  # the hold has lapsed; the cron has not run
+    if seated_in_between:
+        staff = await make_staff("manager")
+        taken = await client.post(
+            "/api/table-bookings",
+            json=regular_body(FRIDAY, "19:00", 8, phone="07700 900333"),
+            headers=staff,
+        )
+        assert taken.status_code == 201, taken.text
+        assert taken.json()["data"]["table_name"] == "Table 1"
+
+    response = await return_from_paypal(client)
+
+    assert response.status_code == 200, response.text
+    outcome = response.json()["data"]["outcome"]
+    status = await conn.fetchval(
+        "select status::text from table_bookings where id = $1::uuid", made["booking_id"]
+    )
+    if seated_in_between:
+        assert (outcome, status) == ("released", "pending_payment")
+        refunds = await conn.fetch("select payload from jobs where type = 'table_booking_refund'")
+        assert len(refunds) == 1
+    else:
+        assert (outcome, status) == ("confirmed", "confirmed")

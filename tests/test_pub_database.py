@@ -326,14 +326,16 @@ class TestOurMigrationsOnlyAdd:
         # of the pub's changed (fp.changes above); added only the SMS templates and settings we
         # need that the pub lacks.
         assert fp.rows_added(before, after) == {
-            "public.table_booking_sms_templates": 2,
+            "public.table_booking_sms_templates": 5,
             "public.system_settings": 3,
         }
         check = await asyncpg.connect(pub_bare)
         try:
             templates = await check.fetch(
                 "select template_key from table_booking_sms_templates"
-                " where template_key in ('cancellation_hold_expired', 'refund_problem') order by 1"
+                " where template_key in ('cancellation_hold_expired', 'refund_problem',"
+                " 'payment_request_table', 'booking_confirmation_regular_deposit',"
+                " 'cancellation_hold_expired_table') order by 1"
             )
             # Our own history.
             ours = await check.fetchval(f"select count(*) from {migrations.HISTORY_TABLE}")  # noqa: S608
@@ -343,7 +345,10 @@ class TestOurMigrationsOnlyAdd:
         finally:
             await check.close()
         assert [r["template_key"] for r in templates] == [
+            "booking_confirmation_regular_deposit",
             "cancellation_hold_expired",
+            "cancellation_hold_expired_table",
+            "payment_request_table",
             "refund_problem",
         ]
         assert (ours, theirs) == (len(migrations.discover()), 620)

@@ -206,21 +206,7 @@ async def _create_as(
     except AppError as exc:
         await _audit_create_refusal(db, exc, actor, client, prepared)
         raise
-    terms = await _deposit_sync(db, result, now)
-    return _created(result, prepared.token, idempotency_key, request, terms=terms, now=now)
-
-
-async def _deposit_sync(db: Database, result: dict[str, Any], now: datetime) -> RefundTerms | None:
-    """A deposit booking just written: its payment hold and frozen refund terms, as the pub keeps
-    them (``table_booking_deposit_sync``, idempotent; until table_booking_create calls it in its
-    own transaction). The terms it answers with are the ones the create's words state."""
-    if result.get("status") != "pending_payment":
-        return None
-    synced = await db.rpc(
-        "table_booking_deposit_sync",
-        {"p_booking_id": result["booking_id"], "p_now": now.isoformat()},
-    )
-    return RefundTerms.from_json((synced or {}).get("refund_policy"))
+    return _created(result, prepared.token, idempotency_key, request, now=now)
 
 
 async def _deposit_due(
@@ -337,8 +323,7 @@ async def create_booking_for_key(
         actor = Actor(kind="api_key", id=caller.key_id, name=caller.name)
         await _audit_create_refusal(db, exc, actor, client, prepared)
         raise exc
-    terms = await _deposit_sync(db, answer["data"], now)
-    return _created(answer["data"], prepared.token, idempotency_key, request, terms=terms, now=now)
+    return _created(answer["data"], prepared.token, idempotency_key, request, now=now)
 
 
 async def _audit_create_refusal(
@@ -355,7 +340,6 @@ def _created(
     idempotency_key: str | None,
     request: CreateBookingRequest,
     *,
-    terms: RefundTerms | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The create's answer as the API gives it: with the manage token, replayed or new, and
@@ -375,6 +359,9 @@ def _created(
             raise ServiceUnavailable("The earlier response for this key cannot be replayed.")
         token = replayed
     customer_id = result.pop("customer_id", None)
+    policy = result.pop("refund_policy", None)
+    # A booking awaiting its deposit states the terms the deposit will have once paid.
+    terms = RefundTerms.from_json(policy) if result["status"] == "pending_payment" else None
     logger.info(
         "table_booking.created reference=%s status=%s customer_id=%s",
         result["booking_reference"],
@@ -467,11 +454,6 @@ async def cancel_booking(
             "Only staff with the refund permission (table_bookings:refund) may set the refund.",
             details={"field": "refund_amount", "required": "table_bookings:refund"},
         )
-    # The frozen refund terms are on the booking before the cancel reckons the refund.
-    await db.rpc(
-        "table_booking_deposit_sync",
-        {"p_booking_id": None, "p_now": now.isoformat(), "p_reference": reference},
-    )
     try:
         result: dict[str, Any] = await db.rpc(
             "table_booking_cancel",
@@ -490,11 +472,6 @@ async def cancel_booking(
             db, "table_booking.cancel_refused", reference, exc, actor, client, {"reason": reason}
         )
         raise
-    # Its payment hold, if it had one, is released.
-    await db.rpc(
-        "table_booking_deposit_sync",
-        {"p_booking_id": result["booking_id"], "p_now": now.isoformat()},
-    )
     return result
 
 

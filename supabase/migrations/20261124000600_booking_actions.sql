@@ -478,6 +478,10 @@ begin
                                    v_start + make_interval(mins => v_duration + v_turnaround),
                                    v_outside, v_party);
   end if;
+  if v_status = 'pending_payment' then
+    -- The pub's payment hold and the frozen refund terms, in this transaction.
+    perform public.table_booking_deposit_sync(v_id, p_now);
+  end if;
 
   if v_type = 'sunday_lunch' then
     -- Prices come from the menu, never from the client; included sides (price 0) are served
@@ -547,7 +551,9 @@ begin
     'tables_joined', v_joined,
     'is_outside_seating', v_outside,
     'high_chairs_granted', v_granted,
-    'high_chairs_short', greatest(v_chairs - v_granted, 0));
+    'high_chairs_short', greatest(v_chairs - v_granted, 0),
+    -- The refund terms the answer's words state (not part of the documented answer).
+    'refund_policy', (select t.refund_policy from public.table_bookings t where t.id = v_id));
   if v_status = 'pending_payment' then
     v_response := v_response || jsonb_build_object('payment_details', jsonb_build_object(
       'deposit_amount', public.tb_money(v_deposit),
@@ -642,6 +648,14 @@ begin
                       'the deposit; to change it please call us on %s.',
                       public.tb_config() ->> 'contact_phone'),
       hint = '{"reason": "SUNDAY_LUNCH_PARTY_SIZE"}';
+  end if;
+  if b.status = 'pending_payment' and v_party <> b.party_size then
+    -- Its deposit and its PayPal order are for this party: pay first, or cancel and book again.
+    raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
+      detail = format('This booking is waiting for its deposit of £%s, so the number of guests '
+                      'cannot be changed until it is paid. Please call us on %s.',
+                      public.tb_money(b.deposit_amount), public.tb_config() ->> 'contact_phone'),
+      hint = '{"reason": "DEPOSIT_PENDING"}';
   end if;
   v_slot_changed := v_date <> b.booking_date or v_time <> b.booking_time
                     or v_party <> b.party_size;
@@ -889,6 +903,7 @@ begin
   where id = b.id
   returning * into v_after;
   perform public.tb_booking_written(b, v_after);
+  perform public.table_booking_deposit_sync(b.id, p_now);  -- its payment hold is released
 
   perform public.tb_audit(
     'table_booking.cancelled', b.id, 'success', p_actor, p_client,
@@ -1028,6 +1043,23 @@ begin
 end
 $$;
 
+-- The staff member's id where the pub's consent ledger may name them: the ledger's
+-- captured_by_user_id references the pub's profiles, which its sign-up trigger fills. A staff user
+-- without a profile row (made some other way) is left unnamed there rather than failing the
+-- booking; the audit row still names them.
+create or replace function public.tb_staff_profile(p_user_id uuid) returns uuid
+language plpgsql stable security definer set search_path = public, pg_temp as $$
+declare
+  v uuid;
+begin
+  if p_user_id is null or to_regclass('public.profiles') is null then
+    return p_user_id;
+  end if;
+  execute 'select id from public.profiles where id = $1' into v using p_user_id;
+  return v;
+end
+$$;
+
 -- The booking form's SMS choice, after the booking is made. Where the pub's consent ledger exists
 -- (customer_consents and record_customer_consent) it is recorded the pub's way, which also keeps
 -- the customers summary; elsewhere the summary columns are set directly. A customer who opted out
@@ -1062,7 +1094,8 @@ begin
       p_source => case when v_staff then 'staff_table_booking' else 'public_table_booking' end,
       p_capture_method => case when v_staff then 'staff_verbal' else 'checkbox' end,
       p_consent_text_version => 'anchor-table-bookings-sms-v1',
-      p_captured_by_user_id => case when v_staff then (p_actor ->> 'id')::uuid end,
+      p_captured_by_user_id => case when v_staff
+                                    then public.tb_staff_profile((p_actor ->> 'id')::uuid) end,
       p_related_entity_type => 'table_booking', p_related_entity_id => p_booking_id::text,
       p_metadata => jsonb_build_object('service', 'anchor-table-bookings'));
   elsif p_opt_in then
@@ -1243,6 +1276,7 @@ select table_booking_service.service_role_only(array[
   'public.table_booking_set_status',
   'public.table_booking_create_for_key',
   'public.tb_record_sms_consent',
+  'public.tb_staff_profile',
   'public.tb_booking_written',
   'public.tb_limit_unpaid_holds'
 ]);

@@ -181,7 +181,31 @@ begin
   -- Still payable: pending, and either inside its hold or (hold run out, not yet released by
   -- the expiry cron) with its covers still free.
   if b.status = 'pending_payment' and b.hold_expires_at is not null and b.hold_expires_at <= p_now
-  then
+     and public.tb_venue_has_tables() then
+    -- Seated by tables: its own tables (or its outside places) must still be its alone, and the
+    -- kitchen's pacing must still take it, decided under the floor's lock.
+    perform public.tb_lock_floor();
+    v_free := case
+      when exists (
+        select 1
+        from public.booking_table_assignments a
+        join public.booking_table_assignments o
+          on o.table_id = a.table_id and o.table_booking_id <> a.table_booking_id
+         and o.start_datetime < a.end_datetime and o.end_datetime > a.start_datetime
+        join public.table_bookings ob on ob.id = o.table_booking_id
+        where a.table_booking_id = b.id
+          and public.tb_is_live(ob.status::text, ob.left_at, ob.hold_expires_at,
+                                ob.payment_status::text, p_now))
+        or (b.is_outside_seating and public.tb_outside_refusal(
+              b.start_datetime,
+              coalesce((select r.ends_at from public.outside_reservations r
+                        where r.table_booking_id = b.id), b.end_datetime),
+              b.party_size, p_now, b.id) is not null)
+        or public.tb_pacing_refusal(b.booking_date, b.booking_time, b.committed_party_size,
+                                    b.booking_purpose, false, p_now, b.id) is not null
+      then 0 else b.party_size end;
+  elsif b.status = 'pending_payment' and b.hold_expires_at is not null
+        and b.hold_expires_at <= p_now then
     perform public.tb_claim_covers(array[b.booking_date], b.booking_date, b.booking_time,
                                    b.start_datetime, b.duration_minutes, b.booking_type,
                                    0, p_now, b.id);
