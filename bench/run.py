@@ -1,9 +1,12 @@
 """The performance benchmark, in one command: ``.venv/bin/python bench/run.py``.
 
 It starts its own PostgreSQL (the embedded server in a temporary folder, or ``TEST_DATABASE_URL``
-when set), makes three databases from the migrations and the demo data (``empty``, ``loaded``
-with 100,000 bookings and 20,000 customers, and ``create``, a copy of ``loaded`` whose capacity
-never refuses, for the create phase), serves each with uvicorn (one worker, ``bench/app.py``),
+when set), makes six databases from the migrations and the demo data, in two scenarios: covers
+(the demo's floor removed: ``empty``, ``loaded`` with 100,000 bookings and 20,000 customers, and
+``create``, a copy of ``loaded`` whose capacity never refuses, for the create phase) and tables
+(the pub's floor of the demo data: ``tables_empty``, ``tables_loaded`` with the window's bookings
+seated on the floor, and ``tables_create``, where the benchmark's creates give their tables back
+at commit), serves each with uvicorn (one worker, ``bench/app.py``),
 drives them with wrk (or ``bench/loadgen.py`` where wrk cannot be installed) at a fixed
 concurrency for a fixed time, and prints medians and the ratios of the issue with their goals.
 Phases run in rounds, each round every phase once, alternating the order, so both sides of a
@@ -54,7 +57,14 @@ from app.db import migrations  # noqa: E402
 from bench import loadgen  # noqa: E402
 
 LONDON = ZoneInfo("Europe/London")
-DATABASES = ("bench_empty", "bench_loaded", "bench_create")
+DATABASES = (
+    "bench_empty",
+    "bench_loaded",
+    "bench_create",
+    "bench_tables_empty",
+    "bench_tables_loaded",
+    "bench_tables_create",
+)
 TEMPLATE = "bench_template"
 HUGE = 1_000_000_000
 CUSTOMERS = 20_000
@@ -70,6 +80,13 @@ GOALS = {
     "availability_floor": (">=", 0.6, "availability / floor throughput"),
     "create_floor": (">=", 0.3, "create / floor throughput"),
     "loaded_empty": ("<=", 1.3, "loaded / empty median latency"),
+}
+#: The two scenarios: each one's (availability loaded, availability empty, create) phases. The
+#: covers scenario is a venue without tables (the covers rule); the tables scenario is the pub's
+#: floor of the demo data (12 tables, 11 join links, 2 standing walk-in holds).
+SCENARIOS = {
+    "covers": ("availability", "availability_empty", "create"),
+    "tables": ("availability_tables", "availability_tables_empty", "create_tables"),
 }
 
 
@@ -148,6 +165,21 @@ async def make_databases(admin_dsn: str, key_hash: str) -> None:
             HUGE,
         )
         log(f"template: migrations and demo data in {time.perf_counter() - started:.1f} s")
+    finally:
+        await conn.close()
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        # The tables scenario: the demo data as it is, the pub's floor included.
+        for name in ("bench_tables_empty", "bench_tables_loaded"):
+            await admin.execute(f'create database "{name}" template "{TEMPLATE}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(with_database(admin_dsn, TEMPLATE))
+    try:
+        # The covers scenario: a venue without tables, where the covers rule is all of capacity.
+        await conn.execute(
+            "delete from table_holds; delete from table_join_links; delete from tables"
+        )
     finally:
         await conn.close()
     admin = await asyncpg.connect(admin_dsn)
@@ -285,6 +317,128 @@ from (
 ) x
 """
 
+# The tables scenario's 56-day window: every bookable table of the pub's floor, every open day,
+# is laid out in back-to-back two-hour sittings (the seeded durations: 120 minutes for food, no
+# turnaround) from a per-table offset of 0-60 minutes after the kitchen opens, so its sittings
+# never overlap (touching windows do not clash). A sitting is booked (confirmed, its table in
+# booking_table_assignments) with probability 0.6 from 17:00 and 0.3 before; one in ten of the
+# rest is a cancelled booking, which holds no table. Parties fit the table: from its minimum
+# (at least 2) to its capacity. Walk-in held tables are booked as walk-ins.
+TABLES_WINDOW_SQL = """
+with cfg as (
+  select (c ->> 'slot_interval_minutes')::int as step,
+         (c ->> 'last_start_margin_minutes')::int as margin,
+         (c ->> 'duration_minutes')::int as duration
+  from (select public.tb_config() as c) x
+),
+days as materialized (
+  select d::date as day, h.opens, h.closes, h.overnight
+  from generate_series($1::date, $1::date + $2::int, interval '1 day') d
+  cross join lateral public.tb_day_hours(d::date) h
+  where h.kitchen_open
+),
+sittings as materialized (
+  select dy.day, s.slot_time, dy.opens, dy.overnight, t.id as table_id, t.capacity,
+         greatest(t.min_party_size, 2) as min_party,
+         exists (select 1 from public.table_holds h
+                 where h.table_id = t.id and h.hold_type = 'walk_in_hold') as held,
+         random() as r, random() as r2, random() as r3, random() as r4
+  from days dy
+  cross join public.tables t
+  cross join cfg
+  cross join lateral public.tb_slot_times(dy.opens, dy.closes, cfg.step, cfg.margin) s
+  where t.is_bookable
+    and s.minutes_after_opening >= (abs(hashtext(dy.day::text || t.id::text)) % 5) * 15
+    and (s.minutes_after_opening - (abs(hashtext(dy.day::text || t.id::text)) % 5) * 15)
+        % 120 = 0
+),
+plan as materialized (
+  select gen_random_uuid() as id,
+         row_number() over (order by x.day, x.slot_time, x.table_id) as i,
+         x.*, public.tb_start_instant(x.day, x.slot_time, x.opens, x.overnight) as start_at,
+         (case when x.r < x.p then 'confirmed' else 'cancelled' end)
+           ::public.table_booking_status as status,
+         least(x.min_party + floor(x.r2 * (x.capacity - x.min_party + 1))::int, x.capacity)
+           as party
+  from (select sittings.*, case when slot_time >= '17:00' then 0.6 else 0.3 end as p
+        from sittings) x
+  where x.r < x.p + 0.1 * (1 - x.p)
+),
+c as (
+  select p.*, cu.id as customer_id, cfg.duration,
+         least(p.start_at - make_interval(mins => (60 + p.r4 * 40000)::int), now()) as made_at
+  from plan p
+  cross join cfg
+  join public.customers cu
+    on cu.mobile_e164 = '+44781' || lpad((1 + floor($3::int * p.r3 ^ 2)::int)::text, 7, '0')
+),
+booked as (
+  insert into public.table_bookings (
+    id, booking_reference, customer_id, booking_date, booking_time, party_size, booking_type,
+    status, duration_minutes, source, created_at, updated_at, confirmed_at, cancelled_at,
+    cancellation_reason, start_datetime, end_datetime, reminder_sent, policy_override,
+    committed_party_size)
+  select c.id, 'TB-F' || upper(lpad(to_hex(c.i), 7, '0')), c.customer_id, c.day, c.slot_time,
+         c.party, 'regular', c.status, c.duration,
+         case when c.held then 'walk-in'
+              else (array['website', 'website', 'website', 'phone'])[1 + floor(c.r4 * 4)::int]
+         end,
+         c.made_at, c.made_at,
+         case when c.status = 'confirmed' then c.made_at end,
+         case when c.status = 'cancelled' then c.made_at + (c.start_at - c.made_at) * c.r2 end,
+         case when c.status = 'cancelled' then 'Plans changed' end,
+         c.start_at, c.start_at + make_interval(mins => c.duration), false, false, c.party
+  from c
+  returning id
+)
+insert into public.booking_table_assignments
+  (table_booking_id, table_id, start_datetime, end_datetime)
+select c.id, c.table_id, c.start_at, c.start_at + make_interval(mins => c.duration)
+from c
+where c.status = 'confirmed' and exists (select 1 from booked b where b.id = c.id)
+"""
+
+# Tables in use at each evening slot's start (17:00 onwards) of the window, as a share of the
+# bookable tables.
+TABLES_OCCUPANCY_SQL = """
+with x as (
+  select (select count(distinct a.table_id)
+          from public.booking_table_assignments a
+          join public.table_bookings b on b.id = a.table_booking_id
+          where b.status = 'confirmed' and a.start_datetime <= st and a.end_datetime > st)::numeric
+         / (select count(*) from public.tables where is_bookable) as share
+  from (select public.tb_start_instant(d::date, s.slot_time, h.opens, h.overnight) as st
+        from generate_series($1::date + 1, $1::date + $2::int, interval '1 day') d
+        cross join lateral public.tb_day_hours(d::date) h
+        cross join lateral public.tb_slot_times(h.opens, h.closes, 15, 30) s
+        where h.kitchen_open and s.slot_time >= '17:00') y
+)
+select count(*) as evening_slots, round(min(share), 2) as min,
+       round(percentile_disc(0.1) within group (order by share), 2) as p10,
+       round(percentile_disc(0.5) within group (order by share), 2) as median,
+       round(percentile_disc(0.9) within group (order by share), 2) as p90,
+       round(max(share), 2) as max
+from x
+"""
+
+# The tables scenario's create phase books only (day, time) pairs where the loaded floor can
+# seat every party size it sends (1-4, online) and has at least 12 seats free for the two hours:
+# on a full evening a create is refused (409 no_table), and the load generator would count that
+# as an error. About a third of the evening pairs are left out at the loaded fill.
+TABLES_ROOM_SQL = """
+select g.day, g.at
+from unnest($1::date[], $2::text[]) g(day, at)
+cross join lateral public.tb_day_hours(g.day) h
+cross join lateral (select public.tb_start_instant(g.day, g.at::time, h.opens, h.overnight) as st) s
+where public.tb_free_seats(s.st, s.st + interval '120 minutes', now()) >= 12
+  and not exists (
+    select 1 from generate_series(1, 4) p
+    cross join lateral public.tb_choose_tables(s.st, s.st + interval '120 minutes', p, 'food',
+                                               'online', 0, false, '{}'::jsonb, now()) c
+    where c.reason is not null)
+order by 1, 2
+"""
+
 GRID_SQL = """
 select d::date as day, to_char(s.slot_time, 'HH24:MI') as at
 from (select public.tb_config() as c) cfg
@@ -297,18 +451,31 @@ order by 1, 2
 """
 
 
-async def load_bookings(dsn: str, today: date, total: int) -> dict[str, Any]:
+async def load_bookings(
+    dsn: str, today: date, total: int, *, tables: bool = False
+) -> dict[str, Any]:
+    """The 100,000 bookings; with ``tables``, the window's on the pub's floor (TABLES_WINDOW_SQL)
+    and the rest history, as in the covers scenario."""
     conn = await asyncpg.connect(dsn)
     try:
         started = time.perf_counter()
         async with conn.transaction():
             with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
-                # Skips the per-row triggers (booking reference, customer counters, messages);
+                # Skips the per-row triggers (booking reference, customer counters, messages,
+                # the assignment guard: the window's sittings never overlap by construction);
                 # counters are set below in one statement, references are given.
                 await conn.execute("set local session_replication_role = replica")
             await conn.execute("select setseed(0.42)")
             await conn.execute(CUSTOMERS_SQL, CUSTOMERS)
-            await conn.execute(BOOKINGS_SQL, today, total, HISTORY_DAYS, WINDOW_DAYS, CUSTOMERS)
+            if tables:
+                await conn.execute(TABLES_WINDOW_SQL, today, WINDOW_DAYS, CUSTOMERS)
+                in_window = await conn.fetchval("select count(*) from table_bookings")
+                # History only: a window that ends before today holds nothing.
+                await conn.execute(
+                    BOOKINGS_SQL, today, total - in_window, HISTORY_DAYS, -1, CUSTOMERS
+                )
+            else:
+                await conn.execute(BOOKINGS_SQL, today, total, HISTORY_DAYS, WINDOW_DAYS, CUSTOMERS)
             await conn.execute(CUSTOMER_STATS_SQL)
         loaded_in = time.perf_counter() - started
         await conn.execute("vacuum analyze")
@@ -317,7 +484,15 @@ async def load_bookings(dsn: str, today: date, total: int) -> dict[str, Any]:
             " from table_bookings group by 1, 2 order by 1, 2",
             today,
         )
-        occupancy = dict(await conn.fetchrow(OCCUPANCY_SQL, today, WINDOW_DAYS))
+        occupancy = dict(
+            await conn.fetchrow(
+                TABLES_OCCUPANCY_SQL if tables else OCCUPANCY_SQL, today, WINDOW_DAYS
+            )
+        )
+        if tables:
+            occupancy["assignments"] = await conn.fetchval(
+                "select count(*) from booking_table_assignments"
+            )
         return {
             "seconds": round(loaded_in, 1),
             "total": sum(r["n"] for r in rows),
@@ -337,16 +512,27 @@ async def prepare(admin_dsn: str, key_hash: str, today: date, bookings: int) -> 
         f"loaded: {loaded['total']:,} bookings in {loaded['seconds']} s"
         f" (+ vacuum analyze: {time.perf_counter() - started:.1f} s in all)"
     )
+    started = time.perf_counter()
+    tables = await load_bookings(
+        with_database(admin_dsn, "bench_tables_loaded"), today, bookings, tables=True
+    )
+    log(
+        f"tables loaded: {tables['total']:,} bookings in {tables['seconds']} s"
+        f" (+ vacuum analyze: {time.perf_counter() - started:.1f} s in all)"
+    )
     # Creates go to a copy of the loaded database: the pub's customers and bookings are there,
     # as they are in production, where a new guest is looked up among all the customers.
     admin = await asyncpg.connect(admin_dsn)
     try:
         await admin.execute('create database "bench_create" template "bench_loaded"')
+        await admin.execute('create database "bench_tables_create" template "bench_tables_loaded"')
     finally:
         await admin.close()
-    for name in ("bench_empty", "bench_create"):
+    for name in ("bench_empty", "bench_create", "bench_tables_empty", "bench_tables_create"):
         conn = await asyncpg.connect(with_database(admin_dsn, name))
         try:
+            if name == "bench_tables_create":
+                await conn.execute(GIVE_TABLES_BACK_SQL)
             if name == "bench_create":
                 # The create phase books thousands of tables on top of the loaded ones: capacity
                 # must never be what refuses (the SQL is the same whatever the number).
@@ -358,12 +544,46 @@ async def prepare(admin_dsn: str, key_hash: str, today: date, bookings: int) -> 
             await conn.execute("vacuum analyze")
         finally:
             await conn.close()
-    conn = await asyncpg.connect(with_database(admin_dsn, "bench_loaded"))
-    try:
-        grid = await conn.fetch(GRID_SQL, today + timedelta(days=1), today + timedelta(days=55))
-    finally:
-        await conn.close()
-    return {"loaded": loaded, "grid": [(r["day"].isoformat(), r["at"]) for r in grid]}
+    grids = {}
+    for scenario, name in (("covers", "bench_loaded"), ("tables", "bench_tables_loaded")):
+        conn = await asyncpg.connect(with_database(admin_dsn, name))
+        try:
+            rows = await conn.fetch(GRID_SQL, today + timedelta(days=1), today + timedelta(days=55))
+        finally:
+            await conn.close()
+        grids[scenario] = [(r["day"].isoformat(), r["at"]) for r in rows]
+        if scenario == "tables":
+            conn = await asyncpg.connect(with_database(admin_dsn, name))
+            try:
+                rows = await conn.fetch(
+                    TABLES_ROOM_SQL, [r["day"] for r in rows], [r["at"] for r in rows]
+                )
+            finally:
+                await conn.close()
+            grids["tables_create"] = [(r["day"].isoformat(), r["at"]) for r in rows]
+    return {"loaded": loaded, "tables": tables, "grids": grids}
+
+
+# The tables scenario's create phase: thousands of creates cannot all find a table on a floor of
+# ten bookable tables (about 2,000 two-hour sittings in 55 days, half of them already booked), so
+# in that database (and only there) the benchmark's own creates give their tables back as they
+# commit: a deferred trigger deletes each new assignment at the end of its transaction. The
+# create does all its work (the venue lock, the chooser over the loaded floor, the guard
+# trigger, the assignment rows), then the floor is as it was loaded; the bookings stay,
+# confirmed. The loaded window's assignments are never touched.
+GIVE_TABLES_BACK_SQL = """
+create function public.bench_give_table_back() returns trigger
+language plpgsql as $$
+begin
+  delete from public.booking_table_assignments where id = new.id;
+  return null;
+end
+$$;
+create constraint trigger bench_give_table_back
+  after insert on public.booking_table_assignments
+  deferrable initially deferred
+  for each row execute function public.bench_give_table_back();
+"""
 
 
 # The service under test --------------------------------------------------------------------------
@@ -448,9 +668,11 @@ class Phase:
     label: str
     server: str
     kind: str  # floor | availability | create
+    scenario: str = "covers"  # whose slot grid it books (SCENARIOS)
     runs: int = 0  # how many times it has run (a new phone range and idempotency keys each time)
 
-    def spec(self, key: str, grid: list[tuple[str, str]], token: str) -> dict[str, Any]:
+    def spec(self, key: str, grids: dict[str, list[tuple[str, str]]], token: str) -> dict[str, Any]:
+        grid = grids[self.scenario]
         headers = {"X-API-Key": key, "User-Agent": "anchor-bench"}
         if self.kind == "floor":
             return {"kind": "get", "paths": ["/bench/floor"], "headers": headers}
@@ -486,6 +708,21 @@ PHASES = [
     Phase("availability", "availability, loaded (100k)", "loaded", "availability"),
     Phase("availability_empty", "availability, empty", "empty", "availability"),
     Phase("create", "create (POST)", "create", "create"),
+    Phase(
+        "availability_tables",
+        "tables: availability, loaded",
+        "tables_loaded",
+        "availability",
+        "tables",
+    ),
+    Phase(
+        "availability_tables_empty",
+        "tables: availability, empty",
+        "tables_empty",
+        "availability",
+        "tables",
+    ),
+    Phase("create_tables", "tables: create (POST)", "tables_create", "create", "tables_create"),
 ]
 
 
@@ -740,20 +977,15 @@ def server_errors(server: Server, limit: int = 5) -> list[str]:
 
 
 async def sql_probe(
-    admin_dsn: str, key: str, grid: list[tuple[str, str]], calls: int
+    admin_dsn: str, key: str, grids: dict[str, list[tuple[str, str]]], calls: int
 ) -> dict[str, float]:
     """Mean milliseconds per call, sequential on one pooled connection, of each RPC a phase makes
     (the same PostgresDatabase.rpc the service uses), so request time splits into SQL and
     Python."""
     from app.db.postgres import PostgresDatabase
-    from app.schemas import CreateBookingRequest
-    from app.services import api_keys, bookings
-    from app.services.actors import Actor, ClientInfo
+    from app.services import api_keys
 
     now = datetime.now(UTC)
-    days = sorted({d for d, _ in grid})
-    cases = [(d, p) for d in days for p in range(2, 7)]
-    random.Random(7).shuffle(cases)
     key_hash = api_keys.hash_key(key)
     out: dict[str, float] = {}
 
@@ -765,12 +997,18 @@ async def sql_probe(
             await call(1000 + i)
         out[name] = (time.perf_counter() - started) / n * 1000
 
-    for database in ("bench_loaded", "bench_empty"):
+    for database in ("bench_loaded", "bench_empty", "bench_tables_loaded", "bench_tables_empty"):
+        grid = grids["tables" if "tables" in database else "covers"]
+        days = sorted({d for d, _ in grid})
+        cases = [(d, p) for d in days for p in range(2, 7)]
+        random.Random(7).shuffle(cases)
         db = await PostgresDatabase.connect(with_database(admin_dsn, database), max_size=1)
         try:
             tag = database.removeprefix("bench_")
 
-            async def availability(i: int, db: PostgresDatabase = db) -> None:
+            async def availability(
+                i: int, db: PostgresDatabase = db, cases: list[tuple[str, int]] = cases
+            ) -> None:
                 d, p = cases[i % len(cases)]
                 await db.rpc(
                     "table_booking_availability",
@@ -782,7 +1020,9 @@ async def sql_probe(
                     },
                 )
 
-            async def availability_for_key(i: int, db: PostgresDatabase = db) -> None:
+            async def availability_for_key(
+                i: int, db: PostgresDatabase = db, cases: list[tuple[str, int]] = cases
+            ) -> None:
                 # What the endpoint sends: the key, its client limit and the slots, one call.
                 d, p = cases[i % len(cases)]
                 await db.rpc(
@@ -830,13 +1070,35 @@ async def sql_probe(
                 await timed("api_key_authenticate", authenticate, calls)
         finally:
             await db.close()
-    db = await PostgresDatabase.connect(with_database(admin_dsn, "bench_create"), max_size=1)
+    for database in ("bench_create", "bench_tables_create"):
+        await probe_create(admin_dsn, database, key, grids, calls, timed)
+    return out
+
+
+async def probe_create(
+    admin_dsn: str,
+    database: str,
+    key: str,
+    grids: dict[str, list[tuple[str, str]]],
+    calls: int,
+    timed: Any,
+) -> None:
+    """The create half of sql_probe, on one create database."""
+    from app.db.postgres import PostgresDatabase
+    from app.schemas import CreateBookingRequest
+    from app.services import api_keys, bookings
+    from app.services.actors import Actor, ClientInfo
+
+    now = datetime.now(UTC)
+    key_hash = api_keys.hash_key(key)
+    db = await PostgresDatabase.connect(with_database(admin_dsn, database), max_size=1)
+    tag = "" if database == "bench_create" else " (tables)"
     try:
         key_id = await db.rpc(
             "api_key_authenticate", {"p_key_hash": key_hash, "p_now": now.isoformat()}
         )
         actor = Actor(kind="api_key", id=key_id["id"], name=key_id["name"])
-        combos = list(grid)
+        combos = list(grids["tables_create" if "tables" in database else "covers"])
         random.Random(13).shuffle(combos)
         spec = {"combos": combos, "phone_base": 9_000_000}
 
@@ -867,11 +1129,10 @@ async def sql_probe(
                 create_limit_per_phone=HUGE,
             )
 
-        await timed("table_booking_create (+ Python)", create, calls)
-        await timed("table_booking_create_for_key (+ Python)", create_for_key, calls)
+        await timed(f"table_booking_create (+ Python){tag}", create, calls)
+        await timed(f"table_booking_create_for_key (+ Python){tag}", create_for_key, calls)
     finally:
         await db.close()
-    return out
 
 
 # Profiles ----------------------------------------------------------------------------------------
@@ -978,47 +1239,52 @@ def report(results: list[Result], rounds: int, meta: dict[str, Any]) -> tuple[st
         "  (server, pg: CPU ms per request; gen: load generator CPU, others: CPU of everything"
         " else on the machine, in cores)"
     )
-    ratios: dict[str, list[float]] = {
-        "availability_floor": [],
-        "create_floor": [],
-        "loaded_empty": [],
-    }
-    for n in range(1, rounds + 1):
-        got = {r.phase: r for r in results if r.round == n}
-        if {"floor", "availability"} <= got.keys():
-            ratios["availability_floor"].append(got["availability"].rps / got["floor"].rps)
-        if {"floor", "create"} <= got.keys():
-            ratios["create_floor"].append(got["create"].rps / got["floor"].rps)
-        if {"availability", "availability_empty"} <= got.keys():
-            ratios["loaded_empty"].append(
-                got["availability"].p50_ms / got["availability_empty"].p50_ms
-            )
-    lines += ["", f"{'ratio (same round)':<34}{'median':>8}{'goal':>9}{'':>7}  per round (noise)"]
     all_pass = True
-    for name, values in ratios.items():
-        if not values:
-            continue
-        op, goal, label = GOALS[name]
-        value = median(values)
-        ok = value >= goal if op == ">=" else value <= goal
-        all_pass &= ok
-        lines.append(
-            f"{label:<34}{value:>8.2f}{op + ' ' + str(goal):>9}{'PASS' if ok else 'FAIL':>7}"
-            f"  {' / '.join(f'{v:.2f}' for v in values)} ({spread(values)})"
-        )
     cpu = {
         name: median([(r.cpu["server"] + r.cpu["postgres"]) / r.requests * 1000 for r in rs])
         for name, rs in by_phase.items()
         if rs and all(r.requests and r.cpu.get("postgres") for r in rs)
     }
-    if {"floor", "availability", "availability_empty", "create"} <= cpu.keys():
-        lines.append(
-            f"{'  same, from CPU ms per request':<34}"
-            f"  {cpu['floor'] / cpu['availability']:.2f} (availability/floor),"
-            f" {cpu['floor'] / cpu['create']:.2f} (create/floor),"
-            f" {cpu['availability'] / cpu['availability_empty']:.2f} (loaded/empty):"
-            " steadier when other work shares the machine"
-        )
+    for scenario, (avail, empty, create) in SCENARIOS.items():
+        ratios: dict[str, list[float]] = {
+            "availability_floor": [],
+            "create_floor": [],
+            "loaded_empty": [],
+        }
+        for n in range(1, rounds + 1):
+            got = {r.phase: r for r in results if r.round == n}
+            if {"floor", avail} <= got.keys():
+                ratios["availability_floor"].append(got[avail].rps / got["floor"].rps)
+            if {"floor", create} <= got.keys():
+                ratios["create_floor"].append(got[create].rps / got["floor"].rps)
+            if {avail, empty} <= got.keys():
+                ratios["loaded_empty"].append(got[avail].p50_ms / got[empty].p50_ms)
+        if not any(ratios.values()):
+            continue
+        lines += [
+            "",
+            f"{scenario + ': ratio (same round)':<34}{'median':>8}{'goal':>9}{'':>7}"
+            "  per round (noise)",
+        ]
+        for name, values in ratios.items():
+            if not values:
+                continue
+            op, goal, label = GOALS[name]
+            value = median(values)
+            ok = value >= goal if op == ">=" else value <= goal
+            all_pass &= ok
+            lines.append(
+                f"{label:<34}{value:>8.2f}{op + ' ' + str(goal):>9}{'PASS' if ok else 'FAIL':>7}"
+                f"  {' / '.join(f'{v:.2f}' for v in values)} ({spread(values)})"
+            )
+        if {"floor", avail, empty, create} <= cpu.keys():
+            lines.append(
+                f"{'  same, from CPU ms per request':<34}"
+                f"  {cpu['floor'] / cpu[avail]:.2f} (availability/floor),"
+                f" {cpu['floor'] / cpu[create]:.2f} (create/floor),"
+                f" {cpu[avail] / cpu[empty]:.2f} (loaded/empty):"
+                " steadier when other work shares the machine"
+            )
     errors = sum(r.error_count for r in results)
     lines.append(
         f"{'errors (all phases)':<34}{errors:>8}{'= 0':>9}{'PASS' if not errors else 'FAIL':>7}"
@@ -1102,10 +1368,24 @@ def main() -> int:
             from app.services.api_keys import hash_key
 
             data = asyncio.run(prepare(admin_dsn, hash_key(key), today, args.bookings))
-            loaded, grid = data["loaded"], data["grid"]
+            loaded, grids = data["loaded"], data["grids"]
             log(f"loaded, window: {loaded['window']}; history: {loaded['history']}")
             log(f"loaded, booked covers per open slot (of 50): {loaded['occupancy']}")
-            for name in ("loaded", "empty", "create"):
+            tables = data["tables"]
+            log(f"tables loaded, window: {tables['window']}; history: {tables['history']}")
+            log(f"tables loaded, share of tables in use at evening slots: {tables['occupancy']}")
+            log(
+                f"tables create: {len(grids['tables_create'])} of {len(grids['tables'])}"
+                " (day, time) pairs have room for 1-4 guests on the loaded floor"
+            )
+            for name in (
+                "loaded",
+                "empty",
+                "create",
+                "tables_loaded",
+                "tables_empty",
+                "tables_create",
+            ):
                 servers[name] = start_server(
                     name, with_database(admin_dsn, f"bench_{name}"), key, workdir, args.server_cpus
                 )
@@ -1123,21 +1403,21 @@ def main() -> int:
             )
             phases = [p for p in PHASES if not args.only or p.name in args.only]
             for phase in phases:
-                preflight(phase, phase.spec(key, grid, token), servers[phase.server])
+                preflight(phase, phase.spec(key, grids, token), servers[phase.server])
             log(
                 f"load generator: {'wrk (1 thread)' if wrk else 'bench/loadgen.py'},"
                 f" {args.concurrency} connections, {args.seconds:g} s a run"
             )
             if args.warmup > 0:
                 for phase in phases:
-                    spec = phase.spec(key, grid, token)
+                    spec = phase.spec(key, grids, token)
                     server = servers[phase.server]
                     run_load(spec, server, args, wrk, workdir, args.warmup, facts["postmaster_pid"])
                 log("warmed up")
             for n in range(1, args.rounds + 1):
                 order = phases if n % 2 else list(reversed(phases))
                 for phase in order:
-                    spec = phase.spec(key, grid, token)
+                    spec = phase.spec(key, grids, token)
                     raw, cpu = run_load(
                         spec,
                         servers[phase.server],
@@ -1154,7 +1434,7 @@ def main() -> int:
                         f"  p50 {result.p50_ms:6.2f} ms  p95 {result.p95_ms:6.2f} ms"
                         f"  errors {result.error_count}"
                     )
-            probe = asyncio.run(sql_probe(admin_dsn, key, grid, args.sql_calls))
+            probe = asyncio.run(sql_probe(admin_dsn, key, grids, args.sql_calls))
             profiles: dict[str, list[str]] = {}
             spy = py_spy() if args.profile else None
             if args.profile and not spy:
@@ -1185,7 +1465,7 @@ def main() -> int:
                     )
                     time.sleep(0.5)
                     run_load(
-                        phase.spec(key, grid, token),
+                        phase.spec(key, grids, token),
                         server,
                         args,
                         wrk,

@@ -49,6 +49,51 @@ values
    '{vegetarian}')
 on conflict do nothing;
 
+-- The pub's floor (/work/shared/reference/pub-engine-2026.md 1.1, 1.2 and 4), so the demo seats
+-- by tables as the pub does: ten bookable tables (two more are not bookable), the Dining Room's
+-- five tables all joinable with each other, Low 4a with Low 4b, and the standing walk-in holds on
+-- Low 4a and High 4 (every day, all day, open-ended, from 2026-01-01, before any day the demo
+-- books: online guests get them only within 24 hours of the sitting). One statement, added only
+-- where the demo has no tables yet: the links and holds are made for the tables it adds. `area`
+-- is display text (the allocator never reads it).
+with floor as (
+  insert into public.tables
+    (table_number, name, capacity, priority, bar_priority, min_party_size, step_free,
+     standard_height, high_chair_capable, is_bookable, area)
+  select v.*
+  from (values
+    ('8',  'Dining Room 4a',   4, 10,  60,  1, true,  true,  true,  true,  'Dining Room'),
+    ('9',  'Dining Room 4b',   4, 20,  70,  1, true,  true,  true,  true,  'Dining Room'),
+    ('10', 'Dining Room 6a',   6, 30,  80,  4, true,  true,  true,  true,  'Dining Room'),
+    ('11', 'Dining Room 6b',   6, 40,  90,  4, true,  true,  true,  true,  'Dining Room'),
+    ('12', 'Dining Room 6c',   6, 50,  100, 4, true,  true,  true,  true,  'Dining Room'),
+    ('3',  'Small Bay',        5, 60,  40,  1, false, true,  true,  true,  'Bar'),
+    ('2',  'Big Bay',          6, 70,  50,  4, true,  true,  true,  true,  'Bar'),
+    ('4',  'Low 4a',           4, 80,  10,  1, true,  true,  true,  true,  'Bar'),
+    ('5',  'Low 4b',           4, 90,  20,  1, true,  true,  true,  true,  'Bar'),
+    ('6',  'High 4',           4, 100, 30,  1, true,  false, false, true,  'Bar'),
+    ('1',  'Electric Cupbard', 4, 999, 999, 1, true,  true,  true,  false, 'Bar'),
+    ('7',  'High 2',           4, 999, 999, 1, true,  true,  true,  false, 'Bar')
+  ) as v(table_number, name, capacity, priority, bar_priority, min_party_size, step_free,
+         standard_height, high_chair_capable, is_bookable, area)
+  where not exists (select 1 from public.tables)
+  returning id, name
+),
+links as (
+  insert into public.table_join_links (table_id, join_table_id)
+  select a.id, b.id
+  from floor a
+  join floor b on a.id < b.id
+  where (a.name like 'Dining Room %' and b.name like 'Dining Room %')
+     or (a.name in ('Low 4a', 'Low 4b') and b.name in ('Low 4a', 'Low 4b'))
+  returning table_id
+)
+insert into public.table_holds (scope, table_id, hold_type, status, starts_on, note)
+select 'table', f.id, 'walk_in_hold', 'active', date '2026-01-01',
+       'Standing walk-in hold: ' || f.name
+from floor f
+where f.name in ('Low 4a', 'High 4');
+
 -- A restaurant of 50 covers.
 insert into public.system_settings (key, value, description)
 values ('restaurant_capacity', '{"max_capacity": 50}', 'Covers the restaurant can seat at once')

@@ -35,6 +35,8 @@ from app.main import create_app
 from app.services.staff_auth import mint_staff_token
 
 TEMPLATE_DB = "anchor_test_template"
+#: The embedded default's demo data as a new user gets it: the demo pub and its floor of tables.
+DEMO_TEMPLATE_DB = "anchor_test_demo_template"
 #: The pub's own database (tests/fixtures/pub-database) with our migrations applied.
 PUB_TEMPLATE_DB = "anchor_test_pub_template"
 #: The pub's database as its app left it, without our migrations.
@@ -84,6 +86,17 @@ async def template_dsn(pg_admin_dsn: str) -> str:
         await migrations.apply_pending(conn)
         # Tests book against the demo pub: hours, the Sunday lunch menu, 50 covers.
         await migrations.load_demo_data_once(conn)
+    finally:
+        await conn.close()
+    # The demo data as the embedded default loads it, floor included (demo_database_url) ...
+    await copy_database(pg_admin_dsn, TEMPLATE_DB, DEMO_TEMPLATE_DB)
+    # ... and, for every other test, without its tables: most tests check the covers rule (a
+    # venue with no bookable table); those of the floor add their own tables or use the demo's.
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "delete from table_holds; delete from table_join_links; delete from tables"
+        )
     finally:
         await conn.close()
     return dsn
@@ -173,6 +186,17 @@ async def database_url(
     template = await pub_templates.migrated() if database_kind == "pub" else TEMPLATE_DB
     name = f"anchor_test_{os.getpid()}_{next(_counter)}"
     dsn = await copy_database(pg_admin_dsn, template, name)
+    try:
+        yield dsn
+    finally:
+        await drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture
+async def demo_database_url(pg_admin_dsn: str, template_dsn: str) -> AsyncIterator[str]:
+    """A fresh database with the embedded default's demo data, its floor of tables included."""
+    name = f"anchor_test_demo_{os.getpid()}_{next(_counter)}"
+    dsn = await copy_database(pg_admin_dsn, DEMO_TEMPLATE_DB, name)
     try:
         yield dsn
     finally:

@@ -124,8 +124,9 @@ class TestTheReadmeAsWritten:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the README's commands use curl")
-def test_a_newcomer_run(database_url: str, tmp_path: Path) -> None:
-    """The three blocks, one after the other, against a server they start themselves."""
+def test_a_newcomer_run(demo_database_url: str, tmp_path: Path) -> None:
+    """The three blocks, one after the other, against a server they start themselves, on the
+    embedded default's demo data (its floor of tables included)."""
     port = free_port()
     blocks = [steps(try_it_block()), steps(three_calls_block()), steps(outbox_block())]
     script = ["set -u", "trap 'kill $(jobs -p) 2>/dev/null' EXIT", f"cd {REPO}"]
@@ -142,7 +143,7 @@ def test_a_newcomer_run(database_url: str, tmp_path: Path) -> None:
         ["bash", "-c", "\n".join(script)],
         env={
             **os.environ,
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": demo_database_url,
             "PORT": str(port),
             "APP_ENV": "development",
             # The clock is real: at night the README's text would wait (as it says); not here.

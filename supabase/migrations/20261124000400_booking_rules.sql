@@ -578,7 +578,9 @@ begin
                 else 0 end,
            coalesce(v.time_reason, v.seat_reason),
            coalesce(v.time_message,
-                    public.tb_public_message(public.tb_public_reason(v.seat_reason)))
+                    case when v.seat_reason is not null
+                         then public.tb_public_message(public.tb_public_reason(v.seat_reason))
+                    end)
     from v
     order by v.st;
     return;

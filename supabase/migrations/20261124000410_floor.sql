@@ -394,7 +394,8 @@ begin
     and p_now < p_start - make_interval(hours => greatest(0,
                                           public.get_setting_int('hold_release_lead_hours', 24)));
 
-  with blocked as (
+  -- Materialized: asked once per call, not once per table.
+  with blocked as materialized (
     select public.tb_private_blocked_tables(p_start, p_end)
            || public.tb_communal_tables(p_start, p_end, p_now) as ids
   ),
@@ -420,8 +421,11 @@ begin
         where a.table_id = t.id
           and a.start_datetime < p_end and a.end_datetime > p_start
           and b.id is distinct from p_exclude_booking
-          and public.tb_is_live(b.status::text, b.left_at, b.hold_expires_at,
-                                b.payment_status::text, p_now))
+          -- A confirmed booking that has not left is live (tb_is_live says so too); the
+          -- function is asked only about the others.
+          and ((b.status = 'confirmed' and b.left_at is null)
+               or public.tb_is_live(b.status::text, b.left_at, b.hold_expires_at,
+                                    b.payment_status::text, p_now)))
       and t.id <> all (blocked.ids)
       and not exists (select 1 from holds h where h.table_id = t.id and h.hold_type = 'maintenance')
   ),
@@ -432,22 +436,12 @@ begin
       and not (v_online_rules and not v_ignore_min and p_party < u.min_party_size)
     order by u.capacity, u.prio, u.number_sort, u.id
     limit 1
-  ),
-  ordered as (
-    select u.*, row_number() over (order by u.id)::integer as pos from usable u
   )
   select (select s.id from single s),
-         array_agg(o.id order by o.pos), array_agg(o.capacity order by o.pos),
-         array_agg(o.prio order by o.pos),
-         array_agg((select coalesce(sum(1::bigint << (p.pos - 1)), 0)::bigint
-                    from ordered p
-                    where v_unjoined and p.id <> o.id
-                       or exists (select 1 from public.table_join_links l
-                                  where (l.table_id = o.id and l.join_table_id = p.id)
-                                     or (l.table_id = p.id and l.join_table_id = o.id)))
-                   order by o.pos)
-  into v_single, v_ids, v_cap, v_prio, v_adj
-  from ordered o;
+         array_agg(u.id order by u.id), array_agg(u.capacity order by u.id),
+         array_agg(u.prio order by u.id)
+  into v_single, v_ids, v_cap, v_prio
+  from usable u;
 
   if v_single is not null then
     return query
@@ -464,6 +458,17 @@ begin
   if v_n > 62 then
     raise exception 'tb_choose_tables: % usable tables, more than the 62 a set can hold', v_n;
   end if;
+
+  -- The links among the usable tables (positions in v_ids), read only when a join is needed.
+  v_adj := array(
+    select (select coalesce(sum(1::bigint << (p.pos::integer - 1)), 0)::bigint
+            from unnest(v_ids) with ordinality p(id, pos)
+            where v_unjoined and p.id <> o.id
+               or exists (select 1 from public.table_join_links l
+                          where (l.table_id = o.id and l.join_table_id = p.id)
+                             or (l.table_id = p.id and l.join_table_id = o.id)))
+    from unnest(v_ids) with ordinality o(id, pos)
+    order by o.pos);
 
   v_level := array(select 1::bigint << (i - 1) from generate_series(1, v_n) i);
   for v_size in 2 .. v_n loop
