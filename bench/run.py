@@ -430,7 +430,8 @@ select g.day, g.at
 from unnest($1::date[], $2::text[]) g(day, at)
 cross join lateral public.tb_day_hours(g.day) h
 cross join lateral (select public.tb_start_instant(g.day, g.at::time, h.opens, h.overnight) as st) s
-where public.tb_free_seats(s.st, s.st + interval '120 minutes', now()) >= 12
+where (select d.free_seats from public.tb_day_tables(array[s.st], 120, 1, 'food', 'online', 0,
+                                                       false, now()) d) >= 12
   and not exists (
     select 1 from generate_series(1, 4) p
     cross join lateral public.tb_choose_tables(s.st, s.st + interval '120 minutes', p, 'food',

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 from typing import Any
 
 import asyncpg
@@ -548,3 +549,88 @@ class TestTheWorkedDay:
             ),
             "12": (409, "no_table", full),
         }
+
+
+class TestOnePassAvailability:
+    """Availability answers every slot in one pass (tb_day_tables, tb_pacing_load); a create
+    asks tb_seat_verdict for its one slot. On random floors the two agree on every slot."""
+
+    @pytest.mark.parametrize("seed", [1, 2, 3, 4])
+    async def test_every_slot_answers_as_a_create_would(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        make_staff: Any,
+        floor: dict[str, str],
+        conn: asyncpg.Connection,
+        clock: FakeClock,
+        seed: int,
+    ) -> None:
+        rng = random.Random(seed)
+        await set_setting(conn, "kitchen_pacing_enabled", seed % 2 == 1)
+        await set_setting(conn, "turn_times_enabled", seed > 2)
+        await set_setting(conn, "drinks_arrivals_ceiling", 12)
+        held = rng.choice(list(floor))
+        await conn.execute(
+            """insert into table_holds (scope, table_id, hold_type, status, starts_on, starts_at,
+                                        ends_at, note)
+               values ('table', $1, 'maintenance', 'active', $2::text::date, '17:00', '19:30',
+                       'x')""",
+            floor[held],
+            FRIDAY,
+        )
+        staff = await make_staff("manager")
+        grid_times = [f"{h:02d}:{m:02d}" for h in range(12, 21) for m in (0, 15, 30, 45)]
+        made = []
+        for _ in range(30):
+            who = rng.choice([key, staff])
+            response = await book(
+                client,
+                who,
+                rng.choice(grid_times),
+                rng.randint(1, 10),
+                purpose=rng.choice(["food", "food", "drinks"]),
+            )
+            if response.status_code == 201:
+                made.append(response.json()["data"])
+        for booking in rng.sample(made, k=len(made) // 5):
+            await client.post(
+                f"{BASE}/{booking['booking_reference']}/cancel", json={}, headers=staff
+            )
+        compared = 0
+        for party in (1, 2, 4, 5, 7, 9, 12):
+            for purpose in ("food", "drinks"):
+                accessible = rng.random() < 0.3
+                chairs = rng.choice([0, 0, 1])
+                data = (
+                    await client.get(
+                        f"{BASE}/availability",
+                        params={
+                            "date": FRIDAY,
+                            "party_size": party,
+                            "purpose": purpose,
+                            "requires_accessible_table": str(accessible).lower(),
+                            "high_chair_count": chairs,
+                        },
+                        headers=key,
+                    )
+                ).json()["data"]
+                for slot in data["time_slots"]:
+                    verdict = await conn.fetchval(
+                        """select v.reason
+                           from tb_hours_of($1::text::date, $3) h,
+                                tb_seat_verdict($1::text::date, $2::text::time,
+                                  tb_start_instant($1::text::date, $2::text::time, h.opens,
+                                                   h.overnight),
+                                  $4, $3, 'online', false, $5, $6, null, false, $7, null) v""",
+                        FRIDAY,
+                        slot["time"],
+                        purpose,
+                        party,
+                        accessible,
+                        chairs,
+                        clock.now,
+                    )
+                    assert slot["reason"] == verdict, (party, purpose, accessible, chairs, slot)
+                    compared += 1
+        assert compared > 300

@@ -540,6 +540,8 @@ declare
   v_duration interval := make_interval(mins => (cfg ->> 'duration_minutes')::int);
   v_capacity integer := (cfg ->> 'capacity')::int;
   v_purpose text := coalesce(p_options ->> 'purpose', 'food');
+  v_outside boolean := coalesce((p_options ->> 'outside')::boolean, false);
+  v_table_minutes integer;
 begin
   if not h.kitchen_open then
     return;
@@ -547,9 +549,13 @@ begin
   select coalesce(bp.min_advance_hours, 0) into v_notice
   from public.booking_policies bp where bp.booking_type = p_booking_type;
   if public.tb_venue_has_tables() then
-    -- Seated by tables: each slot the time rules let through is asked of the engine, as a
-    -- create would ask it (tb_seat_verdict, for the website's channel). What a slot can still
-    -- take is the seats of the tables free for the whole of its window.
+    -- Seated by tables: the engine's answer for every slot the time rules let through, in one
+    -- pass (tb_day_tables for the tables, tb_pacing_load for the kitchen's pacing and the drinks
+    -- ceiling), the same answers as a create's tb_seat_verdict slot by slot (tests hold them
+    -- together). Outside seating is asked slot by slot. What a slot can still take is the seats
+    -- of the tables with nothing on them for the whole of its window.
+    select m.guest_minutes + m.turnaround_minutes into v_table_minutes
+    from public.tb_booking_minutes(v_purpose, p_party_size, p_date) m;
     return query
     with s as materialized (
       select t.slot_time as at,
@@ -561,21 +567,38 @@ begin
       select s.at, s.st, tr.reason as time_reason, tr.message as time_message
       from s cross join lateral public.tb_time_refusal_for(s.st, p_now, p_override, v_notice) tr
     ),
-    v as materialized (
-      select r.*, sv.reason as seat_reason, sv.guest_minutes, sv.turnaround_minutes
+    d as materialized (
+      select * from public.tb_day_tables(
+        array(select r.st from r where r.time_reason is null), v_table_minutes, p_party_size,
+        v_purpose, 'online', coalesce((p_options ->> 'high_chairs')::int, 0),
+        coalesce((p_options ->> 'accessible')::boolean, false), p_now)
+    ),
+    pace as materialized (select * from public.tb_pacing_load(p_date, p_now)),
+    v as (
+      select r.*, d.free_seats,
+             case
+               when r.time_reason is not null then null
+               when v_outside then (
+                 select sv.reason from public.tb_seat_verdict(
+                   p_date, r.at, r.st, p_party_size, v_purpose, 'online', true,
+                   coalesce((p_options ->> 'accessible')::boolean, false),
+                   coalesce((p_options ->> 'high_chairs')::int, 0), null, false, p_now,
+                   null) sv)
+               when not d.seated then 'no_table'
+               when p.slot_time is null then
+                 public.tb_pacing_refusal(p_date, r.at, p_party_size, v_purpose, false, p_now)
+               when v_purpose = 'food' and p.pacing_enabled
+                    and p.food_covers + p_party_size > p.food_ceiling then 'slot_full'
+               when v_purpose = 'drinks' and p.drinks_covers + p_party_size > p.drinks_ceiling
+                 then 'drinks_full'
+             end as seat_reason
       from r
-      left join lateral public.tb_seat_verdict(
-        p_date, r.at, r.st, p_party_size, v_purpose, 'online',
-        coalesce((p_options ->> 'outside')::boolean, false),
-        coalesce((p_options ->> 'accessible')::boolean, false),
-        coalesce((p_options ->> 'high_chairs')::int, 0), null, false, p_now, null) sv
-        on r.time_reason is null
+      left join d on d.slot_start = r.st
+      left join pace p on p.slot_time = r.at
     )
     select v.at,
            case when v.time_reason is null and v.seat_reason is null
-                then public.tb_free_seats(v.st, v.st + make_interval(
-                       mins => v.guest_minutes + v.turnaround_minutes), p_now)
-                else 0 end,
+                then coalesce(v.free_seats, 0) else 0 end,
            coalesce(v.time_reason, v.seat_reason),
            coalesce(v.time_message,
                     case when v.seat_reason is not null

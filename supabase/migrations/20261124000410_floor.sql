@@ -240,24 +240,25 @@ $$;
 -- ===========================================================================
 -- What takes a table away for a window, besides another booking
 -- ===========================================================================
--- Tables whose area a private hire holds (10.4): the area is linked (venue_space_table_areas) to
--- a space booked as a 'space' item of a draft or confirmed private booking whose window (setup,
+-- Private hire (10.4): a table is taken while its area is linked (venue_space_table_areas) to a
+-- space booked as a 'space' item of a draft or confirmed private booking whose window (setup,
 -- else start; to end time, else start + 4 h; an end at or before the start is the next day),
--- widened by 30 minutes each side, overlaps [p_start, p_end). Empty where the pub's private-hire
--- tables do not exist (a fresh database).
-create or replace function public.tb_private_blocked_tables(p_start timestamptz, p_end timestamptz)
-returns uuid[]
+-- widened by 30 minutes each side, overlaps. The widened windows overlapping [p_from, p_to), one
+-- row a table and window. None where the pub's private-hire tables do not exist (a fresh
+-- database).
+create or replace function public.tb_private_blocks(p_from timestamptz, p_to timestamptz)
+returns table (table_id uuid, starts timestamptz, ends timestamptz)
 language plpgsql stable security definer set search_path = public, pg_temp as $$
-declare
-  v_ids uuid[];
 begin
   if to_regclass('public.private_bookings') is null
      or to_regclass('public.private_booking_items') is null
      or to_regclass('public.venue_space_table_areas') is null
-     or p_end <= p_start then
-    return '{}';
+     or p_to <= p_from then
+    return;
   end if;
-  select coalesce(array_agg(distinct t.id), '{}') into v_ids
+  return query
+  select t.id, w.s - interval '30 minutes',
+         case when w.e <= w.s then w.e + interval '1 day' else w.e end + interval '30 minutes'
   from public.private_bookings pb
   join public.private_booking_items i
     on i.booking_id = pb.id and i.item_type = 'space' and i.space_id is not null
@@ -272,57 +273,56 @@ begin
                      + interval '4 hours' end as e
   ) w
   where pb.status in ('draft', 'confirmed')
-    and w.s - interval '30 minutes' < p_end
+    and w.s - interval '30 minutes' < p_to
     and case when w.e <= w.s then w.e + interval '1 day' else w.e end + interval '30 minutes'
-        > p_start;
-  return v_ids;
+        > p_from;
 end
 $$;
 
--- Tables with communal event seats of an active event booking (confirmed, or pending payment with
--- an unexpired or no hold) overlapping [p_start, p_end): the pub's hard failure table_communal
--- (1.3). Empty where the pub's event tables do not exist (a fresh database).
-create or replace function public.tb_communal_tables(p_start timestamptz, p_end timestamptz,
+-- Communal event seats (the pub's hard failure table_communal, 1.3): the seats of an active
+-- event booking (confirmed, or pending payment with an unexpired or no hold) overlapping
+-- [p_from, p_to). None where the pub's event tables do not exist (a fresh database).
+create or replace function public.tb_communal_blocks(p_from timestamptz, p_to timestamptz,
                                                      p_now timestamptz)
-returns uuid[]
+returns table (table_id uuid, starts timestamptz, ends timestamptz)
 language plpgsql stable security definer set search_path = public, pg_temp as $$
-declare
-  v_ids uuid[];
 begin
   if to_regclass('public.event_communal_seat_allocations') is null
      or to_regclass('public.bookings') is null then
-    return '{}';
+    return;
   end if;
-  select coalesce(array_agg(distinct e.table_id), '{}') into v_ids
+  return query
+  select e.table_id, e.start_datetime, e.end_datetime
   from public.event_communal_seat_allocations e
   join public.bookings b on b.id = e.event_booking_id
-  where e.start_datetime < p_end and e.end_datetime > p_start
+  where e.start_datetime < p_to and e.end_datetime > p_from
     and (b.status = 'confirmed'
          or (b.status = 'pending_payment' and (b.hold_expires_at is null or b.hold_expires_at > p_now)));
-  return v_ids;
 end
 $$;
 
--- Active table holds with an occurrence overlapping [p_start, p_end) (4.2): for each London date
--- from the day before the window's start to its end, a hold within starts_on..ends_on whose
--- day_of_week (if any) is that date's runs from date + starts_at to (the same date, or the next
--- when ends_at <= starts_at) + ends_at. Which of them bite is the caller's (maintenance always;
--- walk-in holds online only, before release).
-create or replace function public.tb_holds_overlapping(p_start timestamptz, p_end timestamptz)
-returns table (table_id uuid, hold_type text)
+-- Occurrences of active table holds overlapping [p_from, p_to) (4.2): for each London date from
+-- the day before p_from to p_to's, a hold within starts_on..ends_on whose day_of_week (if any) is
+-- that date's runs from date + starts_at to (the same date, or the next when ends_at <=
+-- starts_at) + ends_at. Which of them bite is the caller's (maintenance always; walk-in holds
+-- online only, before release).
+create or replace function public.tb_hold_occurrences(p_from timestamptz, p_to timestamptz)
+returns table (table_id uuid, hold_type text, starts timestamptz, ends timestamptz)
 language sql stable security definer set search_path = public, pg_temp as $$
-  select distinct h.table_id, h.hold_type
+  select h.table_id, h.hold_type, o.s, o.e
   from public.table_holds h
-  cross join lateral generate_series((p_start at time zone 'Europe/London')::date - 1,
-                                     (p_end at time zone 'Europe/London')::date,
+  cross join lateral generate_series((p_from at time zone 'Europe/London')::date - 1,
+                                     (p_to at time zone 'Europe/London')::date,
                                      interval '1 day') g(day)
-  cross join lateral (select g.day::date as d) o
+  cross join lateral (
+    select (g.day::date + h.starts_at) at time zone 'Europe/London' as s,
+           ((case when h.ends_at > h.starts_at then g.day::date else g.day::date + 1 end)
+            + h.ends_at) at time zone 'Europe/London' as e
+  ) o
   where h.status = 'active' and h.scope = 'table'
-    and h.starts_on <= o.d and (h.ends_on is null or h.ends_on >= o.d)
-    and (h.day_of_week is null or h.day_of_week = extract(dow from o.d))
-    and (o.d + h.starts_at) at time zone 'Europe/London' < p_end
-    and ((case when h.ends_at > h.starts_at then o.d else o.d + 1 end) + h.ends_at)
-        at time zone 'Europe/London' > p_start
+    and h.starts_on <= g.day::date and (h.ends_on is null or h.ends_on >= g.day::date)
+    and (h.day_of_week is null or h.day_of_week = extract(dow from g.day::date))
+    and o.s < p_to and o.e > p_from
 $$;
 
 -- ===========================================================================
@@ -396,11 +396,12 @@ begin
 
   -- Materialized: asked once per call, not once per table.
   with blocked as materialized (
-    select public.tb_private_blocked_tables(p_start, p_end)
-           || public.tb_communal_tables(p_start, p_end, p_now) as ids
+    select array(select x.table_id from public.tb_private_blocks(p_start, p_end) x
+                 union select x.table_id from public.tb_communal_blocks(p_start, p_end, p_now) x)
+             as ids
   ),
   holds as materialized (
-    select h.table_id, h.hold_type from public.tb_holds_overlapping(p_start, p_end) h
+    select distinct h.table_id, h.hold_type from public.tb_hold_occurrences(p_start, p_end) h
   ),
   usable as materialized (
     select t.id, t.capacity, t.min_party_size,
@@ -506,6 +507,112 @@ begin
     end if;
   end loop;
   return query select null::uuid[], null::text, null::boolean, 'no_table'::text;
+end
+$$;
+
+-- Whether tb_choose_tables would seat the party, for many starts at once: what availability
+-- asks for every slot of a day, in one pass over the day's assignments, holds and blocks instead
+-- of one chooser call a slot (tests/test_floor.py holds the two to the same answers). Each start
+-- st has the table window [st, st + p_table_minutes). seated: a valid single table, or (the
+-- chooser's joins) a set of usable tables connected by table_join_links with seats enough,
+-- which exists exactly when some connected group of the slot's usable tables has them (the group
+-- itself is such a set). free_seats: the seats of the tables with nothing on them for the whole
+-- window (no booking, hold, hire or event seats), whatever the party's needs.
+create or replace function public.tb_day_tables(
+  p_starts timestamptz[],
+  p_table_minutes integer,
+  p_party integer,
+  p_purpose text,
+  p_channel text,
+  p_high_chairs integer,
+  p_accessible boolean,
+  p_now timestamptz
+) returns table (slot_start timestamptz, seated boolean, free_seats integer)
+language plpgsql stable security definer set search_path = public, pg_temp as $$
+declare
+  v_lead interval := make_interval(hours => greatest(0,
+                       public.get_setting_int('hold_release_lead_hours', 24)));
+  v_online boolean := coalesce(p_channel, 'online') = 'online';
+  v_from timestamptz;
+  v_to timestamptz;
+begin
+  select min(x), max(x) + make_interval(mins => p_table_minutes) into v_from, v_to
+  from unnest(p_starts) x;
+  if v_from is null then
+    return;
+  end if;
+  return query
+  with recursive
+  slot as (
+    select x as st, x + make_interval(mins => p_table_minutes) as te from unnest(p_starts) x
+  ),
+  tbl as materialized (
+    select t.id, t.capacity, t.min_party_size,
+           coalesce(p_accessible, false) and not (t.step_free and t.standard_height)
+             or coalesce(p_high_chairs, 0) > 0 and not t.high_chair_capable as unfit
+    from public.tables t where t.is_bookable
+  ),
+  busy as materialized (
+    select a.table_id, a.start_datetime as bs, a.end_datetime as be
+    from public.booking_table_assignments a
+    join public.table_bookings b on b.id = a.table_booking_id
+    where a.start_datetime < v_to and a.end_datetime > v_from
+      and ((b.status = 'confirmed' and b.left_at is null)
+           or public.tb_is_live(b.status::text, b.left_at, b.hold_expires_at,
+                                b.payment_status::text, p_now))
+    union all
+    select h.table_id, h.starts, h.ends from public.tb_hold_occurrences(v_from, v_to) h
+    where h.hold_type = 'maintenance'
+    union all
+    select x.table_id, x.starts, x.ends from public.tb_private_blocks(v_from, v_to) x
+    union all
+    select x.table_id, x.starts, x.ends from public.tb_communal_blocks(v_from, v_to, p_now) x
+  ),
+  walk_in as materialized (
+    select h.table_id, h.starts, h.ends from public.tb_hold_occurrences(v_from, v_to) h
+    where h.hold_type = 'walk_in_hold'
+  ),
+  free as materialized (
+    select slot.st, slot.te, tbl.*
+    from slot cross join tbl
+    where not exists (select 1 from busy where busy.table_id = tbl.id
+                                           and busy.bs < slot.te and busy.be > slot.st)
+  ),
+  single as (
+    select distinct f.st from free f
+    where not f.unfit and f.capacity >= p_party
+      and not (v_online and p_now < f.st - v_lead
+               and (p_party < f.min_party_size
+                    or exists (select 1 from walk_in w where w.table_id = f.id
+                                                         and w.starts < f.te and w.ends > f.st)))
+  ),
+  -- Only where no single fits and the usable tables together have the seats.
+  joinable as materialized (
+    select f.st, f.id, f.capacity from free f
+    where not f.unfit
+      and f.st not in (select st from single)
+      and f.st in (select g.st from free g where not g.unfit group by g.st
+                   having sum(g.capacity) >= p_party)
+  ),
+  reach (st, root, node) as (
+    select j.st, j.id, j.id from joinable j
+    union
+    select r.st, r.root, n.id
+    from reach r
+    join public.table_join_links l on l.table_id = r.node or l.join_table_id = r.node
+    join joinable n on n.st = r.st
+                   and n.id = case when l.table_id = r.node then l.join_table_id
+                                   else l.table_id end
+  ),
+  joined as (
+    select distinct r.st from reach r join joinable j on j.st = r.st and j.id = r.node
+    group by r.st, r.root
+    having count(*) >= 2 and sum(j.capacity) >= p_party
+  )
+  select slot.st,
+         slot.st in (select st from single) or slot.st in (select st from joined),
+         coalesce((select sum(f.capacity) from free f where f.st = slot.st), 0)::integer
+  from slot;
 end
 $$;
 
@@ -615,9 +722,10 @@ select table_booking_service.service_role_only(array[
   'public.tb_guard_table_assignment',
   'public.tb_booking_minutes',
   'public.tb_venue_has_tables',
-  'public.tb_private_blocked_tables',
-  'public.tb_communal_tables',
-  'public.tb_holds_overlapping',
+  'public.tb_private_blocks',
+  'public.tb_communal_blocks',
+  'public.tb_hold_occurrences',
+  'public.tb_day_tables',
   'public.tb_choose_tables',
   'public.tb_outside_refusal',
   'public.tb_high_chairs_free',

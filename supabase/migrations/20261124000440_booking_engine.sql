@@ -78,24 +78,6 @@ begin
 end
 $$;
 
--- Seats at the bookable tables that no live booking holds at any moment of [p_start, p_end): what
--- availability tells a guest a slot can still take.
-create or replace function public.tb_free_seats(
-  p_start timestamptz, p_end timestamptz, p_now timestamptz
-) returns integer
-language sql stable security definer set search_path = public, pg_temp as $$
-  select coalesce(sum(t.capacity), 0)::integer
-  from public.tables t
-  where t.is_bookable
-    and not exists (
-      select 1
-      from public.booking_table_assignments a
-      join public.table_bookings b on b.id = a.table_booking_id
-      where a.table_id = t.id and a.start_datetime < p_end and a.end_datetime > p_start
-        and public.tb_is_live(b.status::text, b.left_at, b.hold_expires_at,
-                              b.payment_status::text, p_now))
-$$;
-
 -- The deposit a booking owes: the pub's rule (tb_resolve_deposit: the group deposit or the
 -- seasonal period's, the larger, never both), and for Sunday lunch the larger of that and its
 -- own deposit per guest (sunday_lunch_deposit_per_guest), never both. Returns the resolver's
@@ -180,7 +162,6 @@ $$;
 select table_booking_service.service_role_only(array[
   'public.tb_channel',
   'public.tb_seat_verdict',
-  'public.tb_free_seats',
   'public.tb_deposit_verdict',
   'public.tb_refuse_seat',
   'public.tb_refuse_deposit'
