@@ -707,7 +707,9 @@ create or replace function public.tb_is_live(
   p_status text, p_left_at timestamptz, p_hold_expires_at timestamptz, p_payment_status text,
   p_now timestamptz
 ) returns boolean
-language sql immutable parallel safe set search_path = pg_catalog, pg_temp as $$
+-- No SET clause: plain SQL of pg_catalog's operators, inlined into the queries that ask it of
+-- every booking they read.
+language sql immutable parallel safe as $$
   select p_status not in ('cancelled', 'no_show')
          and p_left_at is null
          and not (p_status in ('pending_payment', 'pending_card_capture')

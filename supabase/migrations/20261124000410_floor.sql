@@ -420,6 +420,9 @@ begin
         from public.booking_table_assignments a
         join public.table_bookings b on b.id = a.table_booking_id
         where a.table_id = t.id
+          -- Bounded below (no table is held for more than a day): the index never steps over
+          -- the table's past.
+          and a.start_datetime > p_start - interval '2 days'
           and a.start_datetime < p_end and a.end_datetime > p_start
           and b.id is distinct from p_exclude_booking
           -- A confirmed booking that has not left is live (tb_is_live says so too); the
@@ -553,13 +556,21 @@ begin
     from public.tables t where t.is_bookable
   ),
   busy as materialized (
+    -- Table by table on the pub's (table_id, start_datetime, end_datetime) index, the range
+    -- bounded below (no table is held for more than a day), so the past is never read.
     select a.table_id, a.start_datetime as bs, a.end_datetime as be
-    from public.booking_table_assignments a
-    join public.table_bookings b on b.id = a.table_booking_id
-    where a.start_datetime < v_to and a.end_datetime > v_from
-      and ((b.status = 'confirmed' and b.left_at is null)
+    from tbl
+    join public.booking_table_assignments a
+      on a.table_id = tbl.id
+     and a.start_datetime > v_from - interval '2 days' and a.start_datetime < v_to
+     and a.end_datetime > v_from
+    cross join lateral (
+      select b.status, b.left_at, b.hold_expires_at, b.payment_status
+      from public.table_bookings b where b.id = a.table_booking_id offset 0
+    ) b
+    where (b.status = 'confirmed' and b.left_at is null)
            or public.tb_is_live(b.status::text, b.left_at, b.hold_expires_at,
-                                b.payment_status::text, p_now))
+                                b.payment_status::text, p_now)
     union all
     select h.table_id, h.starts, h.ends from public.tb_hold_occurrences(v_from, v_to) h
     where h.hold_type = 'maintenance'

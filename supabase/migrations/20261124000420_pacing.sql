@@ -22,8 +22,10 @@
 set local check_function_bodies = off;
 
 -- A minute of the day, as the window counts it (seconds ignored).
+-- (No SET clause, here and in tb_in_pacing_window: plain SQL of pg_catalog's operators, so that
+-- PostgreSQL inlines them into the queries that call them per row.)
 create or replace function public.tb_minute_of_day(p_time time) returns integer
-language sql immutable parallel safe set search_path = pg_catalog, pg_temp as $$
+language sql immutable parallel safe as $$
   select (extract(hour from p_time)::integer * 60 + extract(minute from p_time)::integer)
 $$;
 
@@ -31,7 +33,7 @@ $$;
 -- p_centre - W/2 <= p_minute < p_centre + W/2, in integers (both sides doubled).
 create or replace function public.tb_in_pacing_window(p_minute integer, p_centre integer,
                                                       p_window integer) returns boolean
-language sql immutable parallel safe set search_path = pg_catalog, pg_temp as $$
+language sql immutable parallel safe as $$
   select 2 * (p_minute - p_centre) >= -p_window and 2 * (p_minute - p_centre) < p_window
 $$;
 
