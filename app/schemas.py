@@ -502,6 +502,14 @@ class BookingDetail(Shown):
     duration_minutes: int | None
     starts_at: str
     ends_at: str | None
+    booking_purpose: Literal["food", "drinks"] = "food"
+    table_name: str | None = Field(
+        default=None,
+        description="Where the venue seats by tables: the booking's table or joined tables "
+        '("Dining Room 4a + Dining Room 4b"), or "Outside".',
+    )
+    is_outside_seating: bool = False
+    high_chair_count: int = 0
     customer: StaffCustomerView | GuestCustomerView = Field(
         description="Staff and manage-scope keys see contact details and history; the guest "
         "sees their name only."
@@ -512,7 +520,9 @@ class BookingDetail(Shown):
     celebration_type: str | None
     source: str | None
     menu_selections: list[BookedItem]
-    payment: BookingPayment | None = Field(description="Sunday lunch only; null otherwise.")
+    payment: BookingPayment | None = Field(
+        description="Sunday lunch, and any booking that owes or paid a deposit; null otherwise."
+    )
     modification_count: int
     created_at: str
     confirmed_at: str | None

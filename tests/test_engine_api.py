@@ -144,6 +144,28 @@ class TestSeating:
             assert data["tables_joined"] is ("+" in expected)
             assert await tables_of(conn, data["booking_id"]) == sorted(expected.split(" + "))
 
+    async def test_the_booking_shows_its_tables_to_the_guest(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        floor: dict[str, str],
+    ) -> None:
+        made = (await book(client, key, "17:00", 8)).json()["data"]
+        outside = (await book(client, key, "19:00", 6, is_outside_seating=True)).json()["data"]
+        seen = {}
+        for booking in (made, outside):
+            response = await client.get(
+                f"{BASE}/{booking['booking_reference']}",
+                headers={"X-Booking-Token": booking["manage_token"]},
+            )
+            assert response.status_code == 200, response.text
+            data = response.json()["data"]
+            seen[booking["booking_reference"]] = (data["table_name"], data["is_outside_seating"])
+        assert seen == {
+            made["booking_reference"]: ("Dining Room 4a + Dining Room 4b", False),
+            outside["booking_reference"]: ("Outside", True),
+        }
+
     async def test_the_assignment_holds_the_table_for_the_booking_s_window(
         self,
         client: httpx.AsyncClient,

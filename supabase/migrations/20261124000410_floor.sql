@@ -497,20 +497,24 @@ begin
     if v_best is not null then
       return query
       select array_agg(v_ids[i] order by v_ids[i]),
-             (select string_agg(coalesce(t.name, t.table_number::text), ' + '
-                                order by coalesce(nullif(regexp_replace(t.table_number, '\D', '',
-                                                                        'g'), '')::integer, 9999),
-                                         coalesce(t.name, t.table_number::text))
-              from public.tables t
-              where t.id = any (array(select v_ids[k] from generate_series(1, v_n) k
-                                      where v_best & (1::bigint << (k - 1)) <> 0))),
-             true, null::text
+             public.tb_tables_label(array_agg(v_ids[i])), true, null::text
       from generate_series(1, v_n) i where v_best & (1::bigint << (i - 1)) <> 0;
       return;
     end if;
   end loop;
   return query select null::uuid[], null::text, null::boolean, 'no_table'::text;
 end
+$$;
+
+-- How a set of tables is named to people (1.4): each table's name, else its number, ordered by
+-- the digits of table_number (non-numeric last), joined with " + ".
+create or replace function public.tb_tables_label(p_ids uuid[]) returns text
+language sql stable security definer set search_path = public, pg_temp as $$
+  select string_agg(coalesce(t.name, t.table_number::text), ' + '
+                    order by coalesce(nullif(regexp_replace(t.table_number, '\D', '', 'g'),
+                                             '')::integer, 9999),
+                             coalesce(t.name, t.table_number::text))
+  from public.tables t where t.id = any (p_ids)
 $$;
 
 -- Whether tb_choose_tables would seat the party, for many starts at once: what availability
@@ -737,6 +741,7 @@ select table_booking_service.service_role_only(array[
   'public.tb_communal_blocks',
   'public.tb_hold_occurrences',
   'public.tb_day_tables',
+  'public.tb_tables_label',
   'public.tb_choose_tables',
   'public.tb_outside_refusal',
   'public.tb_high_chairs_free',

@@ -142,6 +142,14 @@ begin
     'duration_minutes', b.duration_minutes,
     'starts_at', public.tb_london_iso(b.start_datetime),
     'ends_at', public.tb_london_iso(b.end_datetime),
+    'booking_purpose', b.booking_purpose,
+    -- Where the venue seats by tables: the booking's tables, as the pub's screens name them.
+    'table_name', case when b.is_outside_seating then 'Outside'
+                       else public.tb_tables_label(array(
+                              select a.table_id from public.booking_table_assignments a
+                              where a.table_booking_id = b.id)) end,
+    'is_outside_seating', b.is_outside_seating,
+    'high_chair_count', b.high_chair_count,
     -- Staff and manage keys see how to reach the guest and their history; the guest, their name.
     'customer', case when p_token_hash is null
                      then json_build_object(
