@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import FakeClock, create_booking, envelope_error, regular_body
+from tests.pub_floor import add_live_join_links, set_setting
 
 BASE = "/api/table-bookings"
 FRIDAY = "2026-11-27"
@@ -39,13 +40,6 @@ FLOOR = [
     ("6", "High 4", 4, 100, 30, 1, True, False, False, True),
     ("1", "Electric Cupbard", 4, 999, 999, 1, True, True, True, False),
     ("7", "High 2", 4, 999, 999, 1, True, True, True, False),
-]
-DINING_ROOM = [
-    "Dining Room 4a",
-    "Dining Room 4b",
-    "Dining Room 6a",
-    "Dining Room 6b",
-    "Dining Room 6c",
 ]
 
 
@@ -72,12 +66,7 @@ async def floor(conn: asyncpg.Connection) -> dict[str, str]:
                 bookable,
             )
         )
-    pairs = [(a, b) for i, a in enumerate(DINING_ROOM) for b in DINING_ROOM[i + 1 :]]
-    for a, b in [*pairs, ("Low 4a", "Low 4b")]:
-        low, high = sorted((ids[a], ids[b]))
-        await conn.execute(
-            "insert into table_join_links (table_id, join_table_id) values ($1, $2)", low, high
-        )
+    await add_live_join_links(conn)
     for name in ("Low 4a", "High 4"):
         await conn.execute(
             """insert into table_holds (scope, table_id, hold_type, status, starts_on, note)
@@ -109,15 +98,6 @@ async def book(
     phone = f"07700 900{next(_PHONES):03d}"
     return await client.post(
         BASE, json=regular_body(FRIDAY, time, party, phone=phone, **extra), headers=headers
-    )
-
-
-async def set_setting(conn: asyncpg.Connection, key: str, value: Any) -> None:
-    await conn.execute(
-        """insert into system_settings (key, value) values ($1, $2::jsonb)
-           on conflict (key) do update set value = excluded.value""",
-        key,
-        json.dumps({"value": value}),
     )
 
 

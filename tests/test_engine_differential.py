@@ -80,17 +80,11 @@ from tests.conftest import (
     drop_database,
     regular_body,
 )
+from tests.pub_floor import add_live_join_links
 
 PUB = pytest.mark.parametrize("database_kind", ["pub"], indirect=True)
 FRIDAY = date(2026, 12, 11)
 SUNDAY = date(2026, 12, 13)
-DINING_ROOM = [
-    "Dining Room 4a",
-    "Dining Room 4b",
-    "Dining Room 6a",
-    "Dining Room 6b",
-    "Dining Room 6c",
-]
 #: Our 422 reasons as the pub's codes (a 409's details.reason is the pub's code already).
 OUR_REASON = {
     "CUT_OFF": "cut_off",
@@ -126,13 +120,9 @@ async def live_settings(conn: asyncpg.Connection) -> None:
         """
         update system_settings set value = '{"value": true}'
          where key in ('table_allocation_v06_enabled', 'kitchen_pacing_enabled');
-        insert into table_join_links (table_id, join_table_id)
-        select a.id, b.id from tables a join tables b on a.id < b.id
-         where (a.name like 'Dining Room %' and b.name like 'Dining Room %')
-            or (a.name in ('Low 4a', 'Low 4b') and b.name in ('Low 4a', 'Low 4b'));
         """
     )
-    assert await conn.fetchval("select count(*) from table_join_links") == 11
+    await add_live_join_links(conn)
 
 
 async def staff_on_the_pub(make_staff: Any, conn: asyncpg.Connection) -> dict[str, str]:

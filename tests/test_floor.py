@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
+from tests.pub_floor import add_live_join_links, set_setting
+
 PUB = pytest.mark.parametrize("database_kind", ["pub"], indirect=True)
 LONDON = ZoneInfo("Europe/London")
 FRIDAY = date(2026, 12, 11)
@@ -47,13 +49,9 @@ async def scratch_setup(conn: asyncpg.Connection) -> None:
          where key = 'table_allocation_v06_enabled';
         update system_settings set value = '{"value": false}' where key = 'kitchen_pacing_enabled';
         update system_settings set value = '{"value": 10000}' where key = 'drinks_arrivals_ceiling';
-        insert into table_join_links (table_id, join_table_id)
-        select a.id, b.id from tables a join tables b on a.id < b.id
-         where (a.name like 'Dining Room %' and b.name like 'Dining Room %')
-            or (a.name in ('Low 4a', 'Low 4b') and b.name in ('Low 4a', 'Low 4b'));
         """
     )
-    assert await conn.fetchval("select count(*) from table_join_links") == 11
+    await add_live_join_links(conn)
     # The fixture's floor is the live floor of 1.1.
     floor = await conn.fetch(
         "select name, capacity, priority, bar_priority, min_party_size, is_bookable, step_free,"
@@ -73,15 +71,6 @@ async def scratch_setup(conn: asyncpg.Connection) -> None:
         ("Dining Room 6b", 6, 40, 90, 4, True, True, True, True),
         ("Dining Room 6c", 6, 50, 100, 4, True, True, True, True),
     ]
-
-
-async def set_setting(conn: asyncpg.Connection, key: str, value: Any) -> None:
-    await conn.execute(
-        "insert into system_settings (key, value) values ($1, $2::jsonb)"
-        " on conflict (key) do update set value = excluded.value",
-        key,
-        json.dumps({"value": value}),
-    )
 
 
 async def db_now(conn: asyncpg.Connection) -> datetime:

@@ -20,6 +20,7 @@ from tests.conftest import (
     regular_body,
     sunday_body,
 )
+from tests.pub_floor import set_setting
 
 BASE = "/api/table-bookings"
 THURSDAY = "2026-11-26"
@@ -50,15 +51,6 @@ def person(
     body = regular_body(day, time, party_size, phone=phone)
     body["customer"].update(first_name=first, last_name=last, email=email)
     return body
-
-
-async def set_setting(conn: asyncpg.Connection, key: str, value: Any) -> None:
-    await conn.execute(
-        "insert into system_settings (key, value) values ($1, $2::jsonb)"
-        " on conflict (key) do update set value = excluded.value",
-        key,
-        json.dumps({"value": value}),
-    )
 
 
 async def mark_paid(conn: asyncpg.Connection, booking_id: str) -> None:

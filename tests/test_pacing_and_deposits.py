@@ -27,19 +27,14 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.pub_floor import add_live_join_links, set_setting
+
 PUB = pytest.mark.parametrize("database_kind", ["pub"], indirect=True)
 FRESH = pytest.mark.parametrize("database_kind", ["fresh"], indirect=True)
 
 FRIDAY = date(2026, 12, 11)
 SUNDAY = date(2026, 12, 13)
 CHRISTMAS_ID = "9f47d0f6-7007-44b1-9a90-7a16faaa5ab4"  # the pub's seeded christmas-2026
-DINING_ROOM = [
-    "Dining Room 4a",
-    "Dining Room 4b",
-    "Dining Room 6a",
-    "Dining Room 6b",
-    "Dining Room 6c",
-]
 REFUND_7 = (
     "Full refund up to 7 days before the booking date. Inside 7 days the deposit is not "
     "refunded, though a manager may waive that. The deposit comes off the bill on the day."
@@ -52,32 +47,10 @@ NOT_REFUNDABLE = (
 # Set-up -----------------------------------------------------------------------------------------
 
 
-async def set_setting(conn: asyncpg.Connection, key: str, value: Any) -> None:
-    await conn.execute(
-        "insert into system_settings (key, value) values ($1, $2::jsonb)"
-        " on conflict (key) do update set value = excluded.value",
-        key,
-        json.dumps({"value": value}),
-    )
-
-
 async def scratch(conn: asyncpg.Connection) -> str:
     """The spec's scratch setup; returns a customer id for the pub's RPC."""
     await set_setting(conn, "table_allocation_v06_enabled", True)
-    names = [*DINING_ROOM, "Low 4a", "Low 4b"]
-    ids = {
-        r["name"]: r["id"]
-        for r in await conn.fetch("select name, id from tables where name = any($1::text[])", names)
-    }
-    pairs = [(a, b) for i, a in enumerate(DINING_ROOM) for b in DINING_ROOM[i + 1 :]]
-    pairs.append(("Low 4a", "Low 4b"))
-    for a, b in pairs:
-        await conn.execute(
-            "insert into table_join_links (table_id, join_table_id)"
-            " values (least($1::uuid, $2::uuid), greatest($1::uuid, $2::uuid))",
-            ids[a],
-            ids[b],
-        )
+    await add_live_join_links(conn)
     customer: str = await conn.fetchval(
         "insert into customers (first_name, last_name, mobile_number, mobile_e164, sms_opt_in,"
         " sms_status) values ('Pat', 'Example', '+447700900123', '+447700900123', true, 'active')"
