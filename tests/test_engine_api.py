@@ -636,3 +636,28 @@ class TestOnePassAvailability:
                     assert slot["reason"] == verdict, (party, purpose, accessible, chairs, slot)
                     compared += 1
         assert compared > 300
+
+
+class TestMessages:
+    async def test_the_confirmation_and_the_staff_alert_name_the_tables(
+        self,
+        client: httpx.AsyncClient,
+        key: dict[str, str],
+        floor: dict[str, str],
+        conn: asyncpg.Connection,
+    ) -> None:
+        body = regular_body(FRIDAY, "17:00", 8, phone="07700 900555", high_chair_count=1)
+        body["customer"]["email"] = "ann@example.com"
+        await create_booking(client, key, body)
+        response = await client.get(
+            "/api/cron/process-jobs",
+            headers={"Authorization": "Bearer test-cron-secret-0123456789"},
+        )
+        assert response.status_code == 200, response.text
+        rows = await conn.fetch(
+            "select recipient, body from table_booking_outbox where channel = 'email'"
+            " order by recipient"
+        )
+        bodies = {r["recipient"]: r["body"] for r in rows}
+        for recipient in ("ann@example.com", "manager@the-anchor.pub"):
+            assert "Table: Dining Room 4a + Dining Room 4b\nHigh chairs: 1\n" in bodies[recipient]

@@ -509,6 +509,10 @@ def _booking_lines(ctx: Mapping[str, Any]) -> list[str]:
         f"When: {_day_words(day)} at {booking['time']}",
         f"Guests: {booking['party_size']}",
     ]
+    if booking.get("table_name"):
+        lines.append(f"Table: {booking['table_name']}")
+    if booking.get("high_chair_count"):
+        lines.append(f"High chairs: {booking['high_chair_count']}")
     if booking["booking_type"] == "sunday_lunch":
         lines += _dishes_lines(ctx["items"])
         money = _money_line(booking)

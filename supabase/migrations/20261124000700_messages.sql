@@ -314,6 +314,12 @@ language sql stable security definer set search_path = public, pg_temp as $$
       'dietary_requirements', coalesce(to_json(b.dietary_requirements), '[]'::json),
       'special_requirements', b.special_requirements,
       'celebration_type', b.celebration_type, 'source', b.source,
+      -- Where the venue seats by tables: the booking's tables (or Outside), for staff and guest.
+      'table_name', case when b.is_outside_seating then 'Outside'
+                         else public.tb_tables_label(array(
+                                select a.table_id from public.booking_table_assignments a
+                                where a.table_booking_id = b.id)) end,
+      'high_chair_count', b.high_chair_count,
       'deposit_amount', public.tb_money(b.deposit_amount),
       'total_amount', public.tb_money(b.total_amount),
       'outstanding_amount', public.tb_money(greatest(coalesce(b.total_amount, 0)
