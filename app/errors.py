@@ -7,6 +7,7 @@ database adapters raise them; one handler in ``app.main`` turns them into the en
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, ClassVar
 
 
@@ -122,6 +123,20 @@ class ServiceUnavailable(AppError):
     default_message = "The service is temporarily unavailable. Please try again shortly."
 
 
+class DepositFirst(AppError):
+    """Not an answer to callers: the create found a deposit due while its caller takes the
+    deposit first (``deposit_first``), and wrote nothing. ``details.deposit_amount`` says how
+    much; the caller makes the PayPal order (or refuses) and creates again."""
+
+    code = "DEPOSIT_FIRST"
+    status_code = 500
+
+    @property
+    def amount(self) -> Decimal:
+        details = self.details if isinstance(self.details, dict) else {}
+        return Decimal(str(details["deposit_amount"]))
+
+
 class NotConfigured(ServiceUnavailable):
     """A provider this deployment deliberately left out (PayPal in development): the caller gets
     the same 503, but it is not an outage, so monitoring does not count it as an API error."""
@@ -156,5 +171,6 @@ BUSINESS_ERRORS: dict[str, type[AppError]] = {
         InvalidMealSelection,
         RateLimitExceeded,
         ServiceUnavailable,
+        DepositFirst,
     )
 }

@@ -523,7 +523,7 @@ class TestStartPayment:
         # One create and one read: 2 of the key's 5 requests.
         assert response.headers["X-RateLimit-Remaining"] == "3"
 
-    async def test_a_refused_create_leaves_the_order_unused(
+    async def test_a_refused_create_asks_paypal_nothing(
         self,
         client: httpx.AsyncClient,
         key: dict[str, str],
@@ -538,8 +538,8 @@ class TestStartPayment:
 
         assert response.status_code == 422, response.text
         assert await conn.fetchval("select count(*) from table_bookings") == 0
-        # The order PayPal made is never shown to anyone, so it lapses unpaid.
-        assert paypal.create.call_count == 1
+        # Refused by the rules before any order is made.
+        assert paypal.create.call_count == 0
         assert await audits(conn, "payment.order_created") == []
 
     async def test_an_already_paid_booking_is_409(

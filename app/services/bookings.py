@@ -19,7 +19,7 @@ from typing import Any
 
 from app.db.errors import error_from_database
 from app.db.port import Database
-from app.errors import AppError, Forbidden, InvalidMenuItems, ServiceUnavailable
+from app.errors import AppError, DepositFirst, Forbidden, InvalidMenuItems, ServiceUnavailable
 from app.schemas import STAFF_SOURCES, CreateBookingRequest, UpdateBookingRequest
 from app.services import api_keys, payments, phones, tokens
 from app.services.actors import Actor, ClientInfo
@@ -181,10 +181,12 @@ async def create_booking(
         menu_ids=await menu_ids_by_name(db, request),
     )
     prepared.payload["actor"] = actor.as_json()
-    amount = await _deposit_due(db, paypal, prepared, deposits_possible=deposits_possible)
-    if amount is not None:
-        await _take_deposit_first(paypal, prepared, request, amount)
-    return await _create_as(db, prepared, actor, client, now, idempotency_key, request)
+    _deposit_first_unless_unpaid_allowed(prepared, paypal, deposits_possible)
+    try:
+        return await _create_as(db, prepared, actor, client, now, idempotency_key, request)
+    except DepositFirst as first:
+        await _take_deposit_first(paypal, prepared, request, first.amount)
+        return await _create_as(db, prepared, actor, client, now, idempotency_key, request)
 
 
 async def _create_as(
@@ -203,23 +205,23 @@ async def _create_as(
         result: dict[str, Any] = await db.rpc(
             "table_booking_create", {"p_request": payload, "p_now": now.isoformat()}
         )
+    except DepositFirst:
+        raise  # nothing was refused: the deposit's order comes first
     except AppError as exc:
         await _audit_create_refusal(db, exc, actor, client, prepared)
         raise
     return _created(result, prepared.token, idempotency_key, request, now=now)
 
 
-async def _deposit_due(
-    db: Database, paypal: PayPal | None, prepared: _Prepared, *, deposits_possible: bool
-) -> Decimal | None:
-    """The deposit this booking will owe, when it matters before the create: PayPal's order is
-    made first, or, with no way to take deposits, a booking owing one is refused. None when no
-    deposit is due, or when development lets a booking wait for one unpaid (no PayPal and
-    ``ALLOW_UNPAID_SUNDAY_LUNCH``)."""
-    if paypal is None and deposits_possible:
-        return None
-    amount = await db.rpc("table_booking_deposit_quote", {"p_request": prepared.payload})
-    return None if amount is None else Decimal(str(amount)).quantize(Decimal("0.01"))
+def _deposit_first_unless_unpaid_allowed(
+    prepared: _Prepared, paypal: PayPal | None, deposits_possible: bool
+) -> None:
+    """Whether a booking that owes a deposit is sent back (``DepositFirst``, nothing written)
+    for its PayPal order to be made first: always, but in development without PayPal, where
+    ``ALLOW_UNPAID_SUNDAY_LUNCH`` lets it wait for its deposit unpaid. A booking that owes
+    nothing is made by the one call either way."""
+    if paypal is not None or not deposits_possible:
+        prepared.payload["deposit_first"] = True
 
 
 async def _take_deposit_first(
@@ -268,9 +270,10 @@ async def create_booking_for_key(
     create (``table_booking_create_for_key``). ``on_caller`` gets the caller as soon as it is
     known, before any refusal is raised (the rate limit headers are on every keyed response).
 
-    A booking that owes a deposit takes three: the deposit is asked for, the key is checked
-    and counted (PayPal is asked only for a caller allowed to book), then the PayPal order is
-    made and the booking written, which records it."""
+    A booking that owes a deposit takes two: the first call checks and counts the key and
+    answers ``DepositFirst`` with nothing written (so PayPal is asked only for a caller allowed
+    to book, and only for a booking every rule lets through); then the PayPal order is made
+    and the booking written as the key's, which records it."""
     try:
         prepared = _prepare_create(
             request,
@@ -287,14 +290,7 @@ async def create_booking_for_key(
         on_caller(caller)
         api_keys.require(caller, scope)
         raise
-    amount = await _deposit_due(db, paypal, prepared, deposits_possible=deposits_possible)
-    if amount is not None:
-        caller = await api_keys.authenticate_api_key(db, raw_key=raw_key, now=now)
-        on_caller(caller)
-        api_keys.require(caller, scope)
-        await _take_deposit_first(paypal, prepared, request, amount)
-        actor = Actor(kind="api_key", id=caller.key_id, name=caller.name)
-        return await _create_as(db, prepared, actor, client, now, idempotency_key, request)
+    _deposit_first_unless_unpaid_allowed(prepared, paypal, deposits_possible)
     payload = prepared.payload
     if idempotency_key is not None:
         payload["idempotency"]["key"] = idempotency_digest(idempotency_key)
@@ -321,6 +317,10 @@ async def create_booking_for_key(
             hint=refusal.get("hint"),
         )
         actor = Actor(kind="api_key", id=caller.key_id, name=caller.name)
+        if isinstance(exc, DepositFirst):
+            # The key is counted; the second call, as the key's, is not counted again.
+            await _take_deposit_first(paypal, prepared, request, exc.amount)
+            return await _create_as(db, prepared, actor, client, now, idempotency_key, request)
         await _audit_create_refusal(db, exc, actor, client, prepared)
         raise exc
     return _created(answer["data"], prepared.token, idempotency_key, request, now=now)

@@ -45,8 +45,7 @@ create or replace function public.tb_seat_verdict(
   out table_names text,
   out tables_joined boolean,
   out guest_minutes integer,
-  out turnaround_minutes integer,
-  out high_chairs_free integer
+  out turnaround_minutes integer
 )
 language plpgsql stable security definer set search_path = public, pg_temp as $$
 declare
@@ -71,9 +70,6 @@ begin
   if reason is null then
     reason := public.tb_pacing_refusal(p_date, p_time, p_party, p_purpose,
                                        coalesce(p_bypass_pacing, false), p_now, p_exclude);
-  end if;
-  if reason is null and coalesce(p_high_chairs, 0) > 0 then
-    high_chairs_free := public.tb_high_chairs_free(p_start, v_table_end, p_now, p_exclude);
   end if;
 end
 $$;

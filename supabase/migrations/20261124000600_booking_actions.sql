@@ -407,7 +407,7 @@ begin
     perform public.tb_claim_covers(array[v_date], v_date, v_time, v_start, v_duration, v_type,
                                    v_party, p_now, null, (cfg ->> 'capacity')::int);
     if v_type = 'sunday_lunch' then
-      v_deposit := public.table_booking_deposit_quote(p_request, cfg);
+      v_deposit := (cfg ->> 'deposit_per_guest')::numeric(10, 2) * v_party;
     end if;
   end if;
 
@@ -418,6 +418,15 @@ begin
                      then 'api_key:' || (p_request #>> '{actor,id}') end;
     perform public.tb_limit_unpaid_holds(v_client, v_customer, v_date, v_time, v_start,
                                          v_duration, v_party, p_now, cfg);
+  end if;
+  -- The caller takes a deposit first (deposit_first: it makes the PayPal order, or refuses when
+  -- deposits cannot be taken) and has no order yet: every rule has let the booking through, and
+  -- nothing is written; the caller comes back with the order for this amount.
+  if v_status = 'pending_payment' and coalesce((p_request ->> 'deposit_first')::boolean, false)
+     and not p_request ? 'paypal_order' then
+    raise exception using errcode = 'P0001', message = 'DEPOSIT_FIRST',
+      detail = 'A deposit is due: its order comes first.',
+      hint = jsonb_build_object('deposit_amount', public.tb_money(v_deposit))::text;
   end if;
 
   select * into v_policy from public.booking_policies where booking_type = v_type;

@@ -85,42 +85,6 @@ begin
 end
 $$;
 
--- The deposit a create would ask of this request (table_booking_create's request), or NULL when
--- none is due. Where the venue seats by tables it is the engine's rule (tb_deposit_verdict: the
--- group or seasonal deposit, and Sunday lunch's own); elsewhere Sunday lunch pays
--- sunday_lunch_deposit_per_guest for every guest. The caller asks first so that PayPal's order
--- exists before the booking does (a booking is never written awaiting a deposit nobody can
--- pay); the create charges the same rule.
-create or replace function public.table_booking_deposit_quote(
-  p_request jsonb, p_cfg jsonb default null
-) returns numeric
-language plpgsql stable security definer set search_path = public, pg_temp as $$
-declare
-  cfg jsonb := coalesce(p_cfg, public.tb_config());
-  v jsonb;
-begin
-  if public.tb_venue_has_tables() then
-    v := public.tb_deposit_verdict(
-      p_request ->> 'booking_type', (p_request ->> 'party_size')::int,
-      (p_request ->> 'date')::date, (p_request ->> 'booking_period_id')::uuid,
-      (p_request ->> 'booking_period_answer')::boolean,
-      coalesce(p_request ->> 'purpose', 'food'),
-      p_request #>> '{actor,kind}' = 'staff'
-        and coalesce((p_request ->> 'deposit_waived')::boolean, false),
-      cfg);
-    if v ->> 'blocked' is not null or not coalesce((v ->> 'deposit_required')::boolean, false)
-    then
-      return null;
-    end if;
-    return (v ->> 'deposit_amount')::numeric(10, 2);
-  end if;
-  if p_request ->> 'booking_type' = 'sunday_lunch' then
-    return (cfg ->> 'deposit_per_guest')::numeric(10, 2) * (p_request ->> 'party_size')::int;
-  end if;
-  return null;
-end
-$$;
-
 -- The booking a PayPal order belongs to (the return URL carries only the order id).
 create or replace function public.table_booking_for_order(p_order_id text) returns json
 language sql stable security definer set search_path = public, pg_temp as $$
@@ -557,6 +521,5 @@ select table_booking_service.service_role_only(array[
   'public.table_booking_expire_holds',
   'public.table_booking_refund_failed',
   'public.paypal_webhook_refused',
-  'public.table_booking_deposit_quote',
   'public.table_booking_deposit_sync'
 ]);
