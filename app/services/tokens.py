@@ -10,9 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from datetime import datetime
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from app.db.port import Database
 
 
 def new_manage_token() -> str:
@@ -40,3 +44,46 @@ def unseal(sealed: str, *, idempotency_key: str) -> str | None:
         return AESGCM(_key(idempotency_key)).decrypt(raw[:12], raw[12:], None).decode("utf-8")
     except (InvalidTag, ValueError):
         return None
+
+
+# Guest links of the 2026 contract (the pub's guest_tokens): one per booking and action.
+GuestAction = Literal["payment", "manage", "booking_confirm"]
+
+
+async def issue_guest_token(
+    db: Database, *, booking_id: str, action: GuestAction, expires_at: datetime
+) -> str:
+    """A new link token for the booking's guest; only its hash is stored."""
+    token = new_manage_token()
+    await db.rpc(
+        "tb_guest_token_issue",
+        {
+            "p_booking_id": booking_id,
+            "p_action": action,
+            "p_token_hash": hash_token(token),
+            "p_expires_at": expires_at.isoformat(),
+        },
+    )
+    return token
+
+
+async def open_guest_token(
+    db: Database, token: str, *, action: GuestAction, now: datetime
+) -> dict[str, Any]:
+    """``{"state": "ok", "token_id", "booking_id", "expires_at"}``, or ``{"state": reason}``
+    with the pub's reasons (``invalid_token``, ``token_used``, ``token_expired``,
+    ``booking_not_found``, ``token_customer_mismatch``)."""
+    if not token or len(token) > 200:
+        return {"state": "invalid_token"}
+    opened: dict[str, Any] = await db.rpc(
+        "tb_guest_token_open",
+        {"p_token_hash": hash_token(token), "p_action": action, "p_now": now.isoformat()},
+    )
+    return opened
+
+
+async def consume_guest_token(db: Database, token_id: str, *, now: datetime) -> bool:
+    """Uses the link up; False when it had already been used."""
+    return bool(
+        await db.rpc("tb_guest_token_consume", {"p_token_id": token_id, "p_now": now.isoformat()})
+    )
