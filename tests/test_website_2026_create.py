@@ -436,3 +436,85 @@ class TestReplayOnly:
             client, website, {"replay_request": website_body(15)}, key="tbl_probe", **probe
         )
         assert envelope_error(other)["code"] == "IDEMPOTENCY_KEY_CONFLICT"
+
+
+class TestPhonesAndConsent:
+    async def test_the_per_phone_limit_answers_in_the_pubs_words(
+        self, limited_app: Any, make_key: Any, floor: None, conn: asyncpg.Connection
+    ) -> None:
+        website = await make_key(WEBSITE_SCOPES)
+        async with limited_app(create_limit_per_phone_per_hour=1) as client:
+            assert (await post(client, website, website_body())).status_code == 201
+            before = await counts(conn)
+            response = await post(client, website, website_body(time="19:30"))
+
+        assert response.status_code == 429
+        error = envelope_error(response)
+        assert (error["code"], error["message"]) == (
+            "RATE_LIMIT_EXCEEDED",
+            "Too many booking attempts for this phone number. Please try again later or call "
+            "us on 01753 682707.",
+        )
+        assert await counts(conn) == before
+
+    async def test_a_national_number_takes_the_default_country_code(
+        self,
+        client: httpx.AsyncClient,
+        website: dict[str, str],
+        floor: None,
+        conn: asyncpg.Connection,
+    ) -> None:
+        body = website_body(phone="020 7946 0958", default_country_code="44")
+        irish = website_body(phone="085 123 4567", default_country_code="353", time="19:30")
+
+        made = (await post(client, website, body)).json()["data"]
+        abroad = (await post(client, website, irish)).json()["data"]
+
+        phones = await conn.fetch(
+            "select c.mobile_e164 from table_bookings b join customers c on c.id = b.customer_id"
+            " where b.id = any($1::uuid[]) order by b.booking_time",
+            [made["table_booking_id"], abroad["table_booking_id"]],
+        )
+        assert [p["mobile_e164"] for p in phones] == ["+442079460958", "+353851234567"]
+
+    async def test_consent_is_recorded_where_the_pub_keeps_it(
+        self,
+        client: httpx.AsyncClient,
+        website: dict[str, str],
+        floor: None,
+        conn: asyncpg.Connection,
+        database_kind: str,
+    ) -> None:
+        consent = {"marketing_sms_opt_in": True, "consent_text_version": "guest-comms-consent-v6"}
+        made = (await post(client, website, website_body(communication_consent=consent))).json()
+
+        customer = await conn.fetchrow(
+            "select c.id, c.marketing_sms_opt_in, c.marketing_email_opt_in, c.sms_opt_in"
+            " from table_bookings b join customers c on c.id = b.customer_id"
+            " where b.id = $1::uuid",
+            made["data"]["table_booking_id"],
+        )
+        assert customer is not None
+        assert (customer["marketing_sms_opt_in"], customer["marketing_email_opt_in"]) == (
+            True,
+            False,
+        )
+        assert customer["sms_opt_in"] is True
+        if database_kind == "pub":
+            rows = await conn.fetch(
+                "select channel, purpose, status, source, consent_text_version"
+                " from customer_consents where customer_id = $1 and related_entity_id = $2"
+                " order by channel, purpose",
+                customer["id"],
+                made["data"]["table_booking_id"],
+            )
+            assert [tuple(r) for r in rows] == [
+                ("sms", "marketing", "opted_in", "public_table_booking", "guest-comms-consent-v6"),
+                (
+                    "sms",
+                    "service",
+                    "opted_in",
+                    "public_table_booking",
+                    "anchor-table-bookings-sms-v1",
+                ),
+            ]
