@@ -392,6 +392,10 @@ class TestIdempotency:
         assert envelope_error(strict)["code"] == "VALIDATION_ERROR"
         too_many = await post(client, website, website_body(21))
         assert too_many.status_code == 400
+        for email in ("", "ann\u0000@example.com", "not an email"):
+            bad_email = await post(client, website, website_body(email=email))
+            assert bad_email.status_code == 400, email
+            assert envelope_error(bad_email)["message"] == "email: Value error, Invalid email"
         # Unknown keys are dropped, not refused.
         dropped = await post(client, website, website_body(sunday_lunch=True, fixture_x=1))
         assert dropped.status_code == 201, dropped.text
