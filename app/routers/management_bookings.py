@@ -87,7 +87,7 @@ class CommunicationConsent(BaseModel):
 
 
 class PreorderSeat(BaseModel):
-    """One guest's choices, in seat order (accepted and checked; not saved, section 5.4)."""
+    """One guest's choices, in seat order: entry i is seat i (section 5.4 step 4)."""
 
     guest_name: Annotated[str, StringConstraints(max_length=100)] | None = None
     dietary_note: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -160,7 +160,9 @@ class WebsiteBooking(BaseModel):
     notification_channel: Literal["email", "whatsapp", "sms"] | None
     high_chairs_granted: int | None
     is_outside_seating: bool | None
-    preorder: dict[str, Any] | None = Field(description="Always null here (pre-orders not taken).")
+    preorder: dict[str, Any] | None = Field(
+        description="With a pre-order sent: `{requested_covers, saved_covers, saved, error}`."
+    )
 
 
 class WebsiteMeta(BaseModel):
