@@ -9,6 +9,7 @@ The suite's clock is Tuesday 24 November 2026 10:00 (London, GMT).
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from tests.conftest import FakeClock, envelope_error, regular_body
 from tests.pub_floor import add_live_join_links, set_setting
+from tests.test_openapi_docs import _document, _problems, _validator
 
 BOTH = pytest.mark.parametrize("database_kind", ["fresh", "pub"], indirect=True)
 PUB = pytest.mark.parametrize("database_kind", ["pub"], indirect=True)
@@ -54,12 +56,31 @@ async def website(make_key: Any, conn: asyncpg.Connection, database_kind: str) -
     return headers
 
 
-def ok(response: httpx.Response) -> dict[str, Any]:
+_DOCUMENT: dict[str, Any] = {}
+
+
+async def ok(response: httpx.Response) -> dict[str, Any]:
+    """The data of a 200, which must match the documented schema strictly (no field the
+    operation's response model does not name, none it requires missing)."""
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["success"] is True, body
+    if not _DOCUMENT:
+        # The document is the same for every test: read once from the first client.
+        _DOCUMENT.update(await _document(_CLIENTS[0]))
+    path = response.request.url.path
+    schema = _DOCUMENT["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    assert _problems(_validator(_DOCUMENT, schema["schema"], strict=True), body) == [], path
     data: dict[str, Any] = body["data"]
     return data
+
+
+_CLIENTS: list[httpx.AsyncClient] = []
+
+
+@pytest.fixture(autouse=True)
+def remember_client(client: httpx.AsyncClient) -> None:
+    _CLIENTS[:] = [client]
 
 
 async def load(client: httpx.AsyncClient, key: dict[str, str], query: str) -> httpx.Response:
@@ -70,18 +91,25 @@ async def availability(
     client: httpx.AsyncClient, key: dict[str, str], day: str, party: int
 ) -> dict[str, Any]:
     """table_availability as the website asks for it (date, party_size, purpose)."""
-    data = ok(await load(client, key, f"date={day}&party_size={party}&purpose=food"))
+    data = await ok(await load(client, key, f"date={day}&party_size={party}&purpose=food"))
     table: dict[str, Any] = data["table_availability"]
     return table
 
 
 async def book(
-    client: httpx.AsyncClient, key: dict[str, str], day: str, time: str, party: int
+    client: httpx.AsyncClient,
+    key: dict[str, str],
+    day: str,
+    time: str,
+    party: int,
+    **extra: Any,
 ) -> httpx.Response:
     """A create through our 2025 route."""
     phone = f"07700 900{next(_PHONES):03d}"
     return await client.post(
-        "/api/table-bookings", json=regular_body(day, time, party, phone=phone), headers=key
+        "/api/table-bookings",
+        json=regular_body(day, time, party, phone=phone, **extra),
+        headers=key,
     )
 
 
@@ -109,7 +137,7 @@ class TestBusinessHours:
         )
         # No key: the website calls it with the booking date before each create.
         response = await client.get(f"{BASE}/business/hours?date={FRIDAY}")
-        data = ok(response)
+        data = await ok(response)
         assert response.headers["cache-control"] == "no-store"
         row = await conn.fetchrow("select * from business_hours where day_of_week = 5")
         assert row is not None
@@ -120,9 +148,7 @@ class TestBusinessHours:
             "opens": hhmmss(row["kitchen_opens"]),
             "closes": hhmmss(row["kitchen_closes"]),
         }
-        assert friday["schedule_config"] == (
-            [] if row["schedule_config"] in (None, "[]") else friday["schedule_config"]
-        )
+        assert friday["schedule_config"] == json.loads(row["schedule_config"] or "[]")
         # Monday: the kitchen is closed in both pubs.
         assert data["regularHours"]["monday"]["kitchen"] is None
         assert data["regularHours"]["monday"]["is_kitchen_closed"] is True
@@ -150,8 +176,8 @@ class TestBusinessHours:
                values (5, '11:00', '23:30', '11:30', '22:00', false, false, $1)""",
             version,
         )
-        before = ok(await client.get(f"{BASE}/business/hours?date={FRIDAY}"))
-        after = ok(await client.get(f"{BASE}/business/hours?date={ADVENT_FRIDAY}"))
+        before = await ok(await client.get(f"{BASE}/business/hours?date={FRIDAY}"))
+        after = await ok(await client.get(f"{BASE}/business/hours?date={ADVENT_FRIDAY}"))
         assert before["regularHours"]["friday"]["opens"] != "11:00:00"
         assert after["regularHours"]["friday"]["opens"] == "11:00:00"
         assert after["regularHours"]["friday"]["kitchen"] == {
@@ -166,7 +192,7 @@ class TestBusinessHours:
         row = await conn.fetchrow("select * from business_hours where day_of_week = 2")
         assert row is not None
         # Tuesday 10:00: before opening.
-        data = ok(await client.get(f"{BASE}/business/hours"))
+        data = await ok(await client.get(f"{BASE}/business/hours"))
         status = data["currentStatus"]
         assert (status["isOpen"], status["kitchenOpen"], status["closesIn"]) == (False, False, None)
         hours_to_open = row["opens"].hour - 10
@@ -176,7 +202,7 @@ class TestBusinessHours:
         assert [d["date"] for d in data["upcomingWeek"]][:2] == ["2026-11-24", "2026-11-25"]
         # Tuesday 20:30: open, the kitchen closes at 21:00 in both pubs.
         clock.set(datetime(2026, 11, 24, 20, 30, tzinfo=UTC))
-        status = ok(await client.get(f"{BASE}/business/hours"))["currentStatus"]
+        status = (await ok(await client.get(f"{BASE}/business/hours")))["currentStatus"]
         assert (status["isOpen"], status["kitchenOpen"], status["opensIn"]) == (True, True, None)
         hours = row["closes"].hour - 21  # 23:00 on the demo pub, 22:00 on the pub's
         assert status["closesIn"] == f"{hours} hour{'s' if hours > 1 else ''} 30 minutes"
@@ -203,13 +229,13 @@ class TestLoad:
         assert table["contract_version"] == 1
         assert table["calculation_state"] == "complete"
         assert table["max_party_size_online"] == 20
-        engine = ok(
+        engine = (
             await client.get(
                 "/api/table-bookings/availability",
                 params={"date": FRIDAY, "party_size": 4},
                 headers=website,
             )
-        )["time_slots"]
+        ).json()["data"]["time_slots"]
         assert [(s["time"], s["state"] == "available") for s in table["slots"]] == [
             (s["time"], s["available"]) for s in engine
         ]
@@ -246,6 +272,50 @@ class TestLoad:
         slots = {s["time"]: s for s in (await availability(client, website, FRIDAY, 4))["slots"]}
         assert slots["19:00"]["message"] == "Every table is taken then, sorry."
 
+    @PUB
+    async def test_kitchen_pacing_is_kitchen_full_and_create_agrees(
+        self, client: httpx.AsyncClient, website: dict[str, str], conn: asyncpg.Connection
+    ) -> None:
+        # Where the venue seats by tables: the pub's pacing, 25 covers a window on a Friday less
+        # 6 for walk-ins = 19 (pub-engine-2026.md 3.1).
+        await set_setting(conn, "kitchen_pacing_enabled", True)
+        for _ in range(4):
+            assert (await book(client, website, FRIDAY, "19:00", 4)).status_code == 201
+        slots = {s["time"]: s for s in (await availability(client, website, FRIDAY, 4))["slots"]}
+        assert (slots["19:00"]["public_reason"], slots["19:00"]["message"]) == (
+            "kitchen_full",
+            "Our kitchen is at capacity for that time. There is usually room a little earlier or "
+            "later.",
+        )
+        assert slots["18:45"]["state"] == "available"
+        assert (await book(client, website, FRIDAY, "19:00", 4)).status_code == 409
+        three = {s["time"]: s for s in (await availability(client, website, FRIDAY, 3))["slots"]}
+        assert three["19:00"]["state"] == "available"
+        assert (await book(client, website, FRIDAY, "19:00", 3)).status_code == 201
+        data = await ok(await load(client, website, f"date={FRIDAY}"))
+        assert data["capacity"]["enabled"] is True
+        grid = {s["time"]: s for s in data["slots"]}
+        assert (grid["19:00"]["covers"], grid["19:00"]["remaining"]) == (19, 0)
+
+    @PUB
+    async def test_outside_full(self, client: httpx.AsyncClient, website: dict[str, str]) -> None:
+        # Five outside tables of eight: five parties of eight fill them.
+        for _ in range(5):
+            made = await book(client, website, FRIDAY, "19:00", 8, is_outside_seating=True)
+            assert made.status_code == 201, made.text
+        query = f"date={FRIDAY}&party_size=2&purpose=food&outside=true"
+        slots = {
+            s["time"]: s
+            for s in (await ok(await load(client, website, query)))["table_availability"]["slots"]
+        }
+        assert (slots["19:00"]["public_reason"], slots["19:00"]["message"]) == (
+            "outside_full",
+            "All our outside tables are taken for that time. We can seat you inside if you would "
+            "like.",
+        )
+        refused = await book(client, website, FRIDAY, "19:00", 2, is_outside_seating=True)
+        assert refused.status_code == 409, refused.text
+
     @BOTH
     async def test_too_large_and_closed_have_no_slots(
         self, client: httpx.AsyncClient, website: dict[str, str], conn: asyncpg.Connection
@@ -280,7 +350,7 @@ class TestLoad:
     ) -> None:
         assert (await book(client, website, FRIDAY, "19:00", 4)).status_code == 201
         response = await load(client, website, f"date={FRIDAY}")
-        data = ok(response)
+        data = await ok(response)
         assert response.headers["cache-control"] == "no-store"
         assert data["date"] == FRIDAY
         assert data["table_availability"] is None
@@ -313,7 +383,7 @@ class TestLoad:
         await set_setting(conn, "pacing_window_minutes", 90)
         await set_setting(conn, "pacing_busy_threshold_covers", 500)
         await set_setting(conn, "pacing_filling_threshold_covers", 12)
-        data = ok(await load(client, website, f"date={FRIDAY}"))
+        data = await ok(await load(client, website, f"date={FRIDAY}"))
         assert (
             data["window_minutes"],
             data["busy_threshold_covers"],
@@ -328,7 +398,7 @@ class TestLoad:
             f"date={FRIDAY}&party_size=2&purpose=drinks&outside=true"
             "&requires_accessible_table=true&high_chair_count=1"
         )
-        table = ok(await load(client, website, query))["table_availability"]
+        table = (await ok(await load(client, website, query)))["table_availability"]
         assert table["calculation_state"] == "complete"
         assert (table["purpose"], table["outside"], table["requires_accessible_table"]) == (
             "drinks",
@@ -341,7 +411,7 @@ class TestLoad:
         assert any(s["state"] == "available" for s in table["slots"])
         # No party, party 0 or not a number: no table_availability, as the pub answers.
         for party in ("", "0", "abc"):
-            data = ok(await load(client, website, f"date={FRIDAY}&party_size={party}"))
+            data = await ok(await load(client, website, f"date={FRIDAY}&party_size={party}"))
             assert data["table_availability"] is None, party
 
     @BOTH
@@ -353,7 +423,7 @@ class TestLoad:
             " timestamptz, boolean, jsonb, public.tb_hours, jsonb) rename to tb_day_slots_gone"
         )
         response = await load(client, website, f"date={FRIDAY}&party_size=4&purpose=food")
-        table = ok(response)["table_availability"]
+        table = (await ok(response))["table_availability"]
         assert table["calculation_state"] == "unknown"
         assert (table["slots"], table["public_reason"], table["message"]) == (
             [],
@@ -411,7 +481,7 @@ class TestPeriods:
         self, client: httpx.AsyncClient, website: dict[str, str], conn: asyncpg.Connection
     ) -> None:
         period_id = await winter_period(conn)
-        data = ok(await periods(client, website, f"date={ADVENT_FRIDAY}&party_size=8"))
+        data = await ok(await periods(client, website, f"date={ADVENT_FRIDAY}&party_size=8"))
         period = data["period"]
         assert (period["id"], period["code"], period["period_kind"]) == (
             period_id,
@@ -445,16 +515,17 @@ class TestPeriods:
         self, client: httpx.AsyncClient, website: dict[str, str], conn: asyncpg.Connection
     ) -> None:
         await winter_period(conn)
-        deposit = ok(await periods(client, website, f"date={ADVENT_FRIDAY}&party_size=16"))[
-            "deposit"
-        ]
+        answer = await ok(await periods(client, website, f"date={ADVENT_FRIDAY}&party_size=16"))
+        deposit = answer["deposit"]
         # Accepting: the period's 160 ties the group's 160, and a tie goes to the period.
         assert (deposit["if_accepted"]["amount"], deposit["if_accepted"]["rule"]) == (160, "period")
         declined = deposit["if_declined"]
         assert (declined["required"], declined["amount"], declined["rule"]) == (True, 160, "group")
         assert (declined["basis"], declined["rate"]) == ("per_head", 10)
         # Too small to accept: why, and the ordinary terms.
-        small = ok(await periods(client, website, f"date={ADVENT_FRIDAY}&party_size=4"))["deposit"]
+        small = (await ok(await periods(client, website, f"date={ADVENT_FRIDAY}&party_size=4")))[
+            "deposit"
+        ]
         assert small["if_accepted"] is None
         assert small["if_accepted_rejection"] == {
             "code": "period_party_too_small",
@@ -469,10 +540,10 @@ class TestPeriods:
         await winter_period(conn)
         # Section 4.2: no live period, no deposit answer (the create still charges a group of
         # 16 its deposit: tests/test_deposits_by_rule.py).
-        data = ok(await periods(client, website, f"date={FRIDAY}&party_size=16"))
+        data = await ok(await periods(client, website, f"date={FRIDAY}&party_size=16"))
         assert data == {"date": FRIDAY, "period": None, "deposit": None}
         # Without a party: the period, no deposit.
-        data = ok(await periods(client, website, f"date={ADVENT_FRIDAY}"))
+        data = await ok(await periods(client, website, f"date={ADVENT_FRIDAY}"))
         assert data["period"]["code"] == "winter-feast-2026"
         assert data["deposit"] is None
 
@@ -481,7 +552,7 @@ class TestPeriods:
         self, client: httpx.AsyncClient, website: dict[str, str], conn: asyncpg.Connection
     ) -> None:
         period_id = await winter_period(conn, requires_preorder=True)
-        data = ok(await periods(client, website, f"date={ADVENT_FRIDAY}&party_size=8"))
+        data = await ok(await periods(client, website, f"date={ADVENT_FRIDAY}&party_size=8"))
         assert (data["period"]["bookable"], data["period"]["not_bookable_reason"]) == (
             False,
             "menu_not_ready",
@@ -496,7 +567,7 @@ class TestPeriods:
                values ($1, 'main', 'Roast turkey', 1)""",
             period_id,
         )
-        data = ok(await periods(client, website, f"date={ADVENT_FRIDAY}&party_size=8"))
+        data = await ok(await periods(client, website, f"date={ADVENT_FRIDAY}&party_size=8"))
         assert data["period"]["bookable"] is True
         assert [(m["course"], m["name"]) for m in data["period"]["menu"]] == [
             ("main", "Roast turkey")
@@ -531,7 +602,7 @@ class TestMenus:
         conn: asyncpg.Connection,
         database_kind: str,
     ) -> None:
-        data = ok(await client.get(f"{BASE}/menu/sunday-lunch", headers=website))
+        data = await ok(await client.get(f"{BASE}/menu/sunday-lunch", headers=website))
         assert isinstance(data["mains"], list)
         assert isinstance(data["sides"], list)
         if database_kind == "pub":
@@ -559,17 +630,17 @@ class TestMenus:
     async def test_a_menu_by_its_code(
         self, client: httpx.AsyncClient, website: dict[str, str], clock: FakeClock
     ) -> None:
-        food = ok(await client.get(f"{BASE}/menu", headers=website))
+        food = await ok(await client.get(f"{BASE}/menu", headers=website))
         assert (food["menu_code"], food["menu_name"]) == ("website_food", "Website Food Menu")
         assert food["menu"]["@type"] == "Menu"
         assert [s["name"] for s in food["sections"]][:2] == ["Starters", "Light Bites"]
-        christmas = ok(await client.get(f"{BASE}/menu?menu=CHRISTMAS", headers=website))
+        christmas = await ok(await client.get(f"{BASE}/menu?menu=CHRISTMAS", headers=website))
         items = [i for s in christmas["sections"] for i in s["items"]]
         assert items
         assert all(i["available_until"] == "2026-12-20" for i in items)
         # The day after, the Christmas dishes are off sale.
         clock.set(datetime(2026, 12, 21, 10, 0, tzinfo=UTC))
-        christmas = ok(await client.get(f"{BASE}/menu?menu=christmas", headers=website))
+        christmas = await ok(await client.get(f"{BASE}/menu?menu=christmas", headers=website))
         assert [i for s in christmas["sections"] for i in s["items"]] == []
         kids = await client.get(f"{BASE}/menu?menu=kids", headers=website)
         assert (kids.status_code, envelope_error(kids)["message"]) == (

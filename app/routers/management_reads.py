@@ -463,7 +463,7 @@ HOURS_EXAMPLE = {
     },
     "specialHours": [
         {
-            "date": "2026-12-25",
+            "date": "2026-12-01",
             "opens": None,
             "closes": None,
             "kitchen": None,
@@ -471,8 +471,19 @@ HOURS_EXAMPLE = {
             "is_kitchen_closed": True,
             "schedule_config": [],
             "status": "closed",
-            "note": "Closed for Christmas Day",
-        }
+            "note": "Closed for a private event",
+        },
+        {
+            "date": "2026-12-24",
+            "opens": "12:00:00",
+            "closes": "18:00:00",
+            "kitchen": {"opens": "12:00:00", "closes": "16:00:00"},
+            "is_closed": False,
+            "is_kitchen_closed": False,
+            "schedule_config": [],
+            "status": "modified",
+            "note": "Christmas Eve",
+        },
     ],
     "currentStatus": {
         "isOpen": False,
@@ -565,8 +576,8 @@ PERIOD_EXAMPLE = {
         "period_kind": "christmas",
         "name": "Christmas dinner 2026",
         "guest_question": "Is this a Christmas dinner booking?",
-        "guest_blurb": "Our festive set menu, 10 November to 20 December.",
-        "starts_on": "2026-11-10",
+        "guest_blurb": "Our festive set menu. Choose your courses when you book.",
+        "starts_on": "2026-11-27",
         "ends_on": "2026-12-20",
         "requires_preorder": False,
         "preorder_cutoff_days": 7,
@@ -787,7 +798,7 @@ docs.OPERATIONS.update(
             + KEY_AUTH_TABLES,
             security=docs.KEY,
             parameters={
-                "date": {"advent": docs.example("a December Friday", "2026-12-04")},
+                "date": {"advent": docs.example("a Friday in the period", "2026-12-04")},
                 "party_size": {"eight": docs.example("eight guests", "8")},
             },
             responses=_keyed(
