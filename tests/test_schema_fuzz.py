@@ -79,6 +79,11 @@ ACCESS: dict[str, str] = {
     "POST /api/webhooks/twilio/status": "webhook",
     "POST /api/webhooks/twilio/inbound": "webhook",
     "POST /api/webhooks/paypal/table-bookings": "webhook",
+    "GET /management/api/business/hours": "open",
+    "GET /management/api/table-bookings/load": "key",
+    "GET /management/api/table-bookings/periods": "key",
+    "GET /management/api/menu/sunday-lunch": "key",
+    "GET /management/api/menu": "key",
 }
 
 

@@ -409,6 +409,9 @@ class TestLoad:
         # venue without tables holds every booking its table_booking_duration_minutes (120).
         assert table["duration_minutes"] == (90 if database_kind == "pub" else 120)
         assert any(s["state"] == "available" for s in table["slots"])
+        # parseInt's reading of the number, however long.
+        huge = await ok(await load(client, website, f"date={FRIDAY}&party_size={'9' * 5000}"))
+        assert huge["table_availability"]["public_reason"] == "too_large"
         # No party, party 0 or not a number: no table_availability, as the pub answers.
         for party in ("", "0", "abc"):
             data = await ok(await load(client, website, f"date={FRIDAY}&party_size={party}"))

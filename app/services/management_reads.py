@@ -27,8 +27,12 @@ MENU_CODE_MESSAGE = "Unknown menu code. Allowed values: " + ", ".join(MENU_CODES
 NO_SUNDAY_LUNCH = "Sunday lunch menu is not available"
 NO_MENU = "Menu configuration missing"
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_LEADING_INT = re.compile(r"\s*([+-]?\d+)")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_LEADING_INT = re.compile(r"\s*([+-]?[0-9]{1,18})")
+_DIGITS = re.compile(r"[0-9]{1,3}")
+#: Numbers in the query are held to this (any party beyond it is too large anyway), so that no
+#: number is too long for Python or too large for the database's integers.
+LARGEST = 1_000_000
 _DIETS = {
     "vegetarian": "https://schema.org/VegetarianDiet",
     "vegan": "https://schema.org/VeganDiet",
@@ -57,7 +61,9 @@ def parse_int(raw: str | None) -> int | None:
     if raw is None:
         return None
     match = _LEADING_INT.match(raw)
-    return int(match.group(1)) if match else None
+    if not match:
+        return None
+    return max(-LARGEST, min(LARGEST, int(match.group(1))))
 
 
 def load_party(raw: str | None) -> int | None:
@@ -70,7 +76,7 @@ def period_party(raw: str | None) -> int | None:
     """The periods' party: absent (or empty) is none; otherwise 1 to 200, else 400."""
     if raw is None or raw == "":
         return None
-    if raw.isdigit() and 1 <= int(raw) <= 200:
+    if _DIGITS.fullmatch(raw) and 1 <= int(raw) <= 200:
         return int(raw)
     raise ValidationFailed(
         PARTY_MESSAGE, details=[{"field": "party_size", "message": PARTY_MESSAGE}]
