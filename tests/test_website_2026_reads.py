@@ -160,6 +160,25 @@ class TestBusinessHours:
         assert (eve["status"], eve["opens"], eve["closes"]) == ("modified", "12:00:00", "18:00:00")
         assert eve["kitchen"] == {"opens": "12:00:00", "closes": "16:00:00"}
         assert eve["note"] == "Christmas Eve"
+        # The weekly services do not fit the day's own kitchen hours: none are named.
+        assert eve["schedule_config"] == []
+        # A special day that changes only the pub's closing keeps the weekly kitchen and
+        # services, as the engine reads it (the website must not take it for closed).
+        await conn.execute(
+            """insert into special_hours (date, closes, note)
+               values ('2026-12-31', '01:00', 'New Year''s Eve')"""
+        )
+        thursday = await conn.fetchrow("select * from business_hours where day_of_week = 4")
+        assert thursday is not None
+        data = await ok(await client.get(f"{BASE}/business/hours?date={FRIDAY}"))
+        eve = {s["date"]: s for s in data["specialHours"]}["2026-12-31"]
+        assert (eve["status"], eve["opens"], eve["closes"]) == (
+            "modified",
+            hhmmss(thursday["opens"]),
+            "01:00:00",
+        )
+        assert eve["kitchen"] == data["regularHours"]["thursday"]["kitchen"]
+        assert eve["schedule_config"] == json.loads(thursday["schedule_config"] or "[]")
 
     @BOTH
     async def test_the_version_in_force_on_the_date(

@@ -66,9 +66,13 @@ begin
   v_opens := coalesce(s.opens, b.opens);
   v_closes := coalesce(s.closes, b.closes);
   v_closed := coalesce(s.is_closed, b.is_closed, true) or v_opens is null or v_closes is null;
+  -- The special day's named services; else the weekly ones, but only while the kitchen keeps
+  -- its weekly times (services outside the day's kitchen hours would mislead).
   v_config := case when jsonb_typeof(s.schedule_config) = 'array'
                         and jsonb_array_length(s.schedule_config) > 0 then s.schedule_config
-                   else b.schedule_config end;
+                   when s.kitchen_opens is null and s.kitchen_closes is null
+                        and not coalesce(s.is_kitchen_closed, false) then b.schedule_config
+                   else '[]'::jsonb end;
   return public.management_hours_json(
            case when v_closed then null else v_opens end,
            case when v_closed then null else v_closes end,
