@@ -535,7 +535,11 @@ create or replace function public.tb_day_tables(
   p_accessible boolean,
   p_now timestamptz
 ) returns table (slot_start timestamptz, seated boolean, free_seats integer)
-language plpgsql stable security definer set search_path = public, pg_temp as $$
+language plpgsql stable security definer
+set search_path = public, pg_temp
+-- One plan for every call (the query's shape never depends on its arguments): planning it
+-- anew each time cost more than running it.
+set plan_cache_mode = force_generic_plan as $$
 declare
   v_lead interval := make_interval(hours => greatest(0,
                        public.get_setting_int('hold_release_lead_hours', 24)));
@@ -559,6 +563,7 @@ begin
              or coalesce(p_high_chairs, 0) > 0 and not t.high_chair_capable as unfit
     from public.tables t where t.is_bookable
   ),
+  holds as materialized (select * from public.tb_hold_occurrences(v_from, v_to)),
   busy as materialized (
     -- Table by table on the pub's (table_id, start_datetime, end_datetime) index, the range
     -- bounded below (no table is held for more than a day), so the past is never read.
@@ -576,16 +581,14 @@ begin
            or public.tb_is_live(b.status::text, b.left_at, b.hold_expires_at,
                                 b.payment_status::text, p_now)
     union all
-    select h.table_id, h.starts, h.ends from public.tb_hold_occurrences(v_from, v_to) h
-    where h.hold_type = 'maintenance'
+    select h.table_id, h.starts, h.ends from holds h where h.hold_type = 'maintenance'
     union all
     select x.table_id, x.starts, x.ends from public.tb_private_blocks(v_from, v_to) x
     union all
     select x.table_id, x.starts, x.ends from public.tb_communal_blocks(v_from, v_to, p_now) x
   ),
   walk_in as materialized (
-    select h.table_id, h.starts, h.ends from public.tb_hold_occurrences(v_from, v_to) h
-    where h.hold_type = 'walk_in_hold'
+    select h.table_id, h.starts, h.ends from holds h where h.hold_type = 'walk_in_hold'
   ),
   free as materialized (
     select slot.st, slot.te, tbl.*
@@ -623,11 +626,14 @@ begin
     select distinct r.st from reach r join joinable j on j.st = r.st and j.id = r.node
     group by r.st, r.root
     having count(*) >= 2 and sum(j.capacity) >= p_party
-  )
-  select slot.st,
-         slot.st in (select st from single) or slot.st in (select st from joined),
-         coalesce((select sum(f.capacity) from free f where f.st = slot.st), 0)::integer
-  from slot;
+  ),
+  -- Each slot's answer joined once (not a scan of free per slot).
+  seats as (select f.st, sum(f.capacity)::integer as seats from free f group by f.st)
+  select slot.st, si.st is not null or jo.st is not null, coalesce(seats.seats, 0)
+  from slot
+  left join single si on si.st = slot.st
+  left join joined jo on jo.st = slot.st
+  left join seats on seats.st = slot.st;
 end
 $$;
 
