@@ -42,7 +42,15 @@ from app.integrations.graph import GraphMailer
 from app.integrations.paypal import PayPalClient, WebhookVerifier
 from app.integrations.twilio import TwilioClient
 from app.logs import RequestLog
-from app.routers import cron, health, monitoring, table_bookings, webhooks_paypal, webhooks_twilio
+from app.routers import (
+    cron,
+    guest_pages,
+    health,
+    monitoring,
+    table_bookings,
+    webhooks_paypal,
+    webhooks_twilio,
+)
 from app.services import api_keys
 from app.services.monitoring import UsageRecorder
 from app.services.notifications import StaffAddresses
@@ -147,6 +155,7 @@ def create_app(
     app.include_router(monitoring.router)
     app.include_router(webhooks_twilio.router)
     app.include_router(webhooks_paypal.router)
+    app.include_router(guest_pages.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
