@@ -146,6 +146,8 @@ _SMS_TEMPLATES: dict[str, str] = {
     "review": "review_request",
     "refund_failed": "refund_problem",
 }
+#: ``source`` of a booking made through the 2026 contract, as the pub's own create names it.
+WEBSITE_2026_SOURCE = "brand_site"
 #: cancellation_reason of a booking whose deposit was not paid within its hold.
 HOLD_EXPIRED = "payment_hold_expired"
 
@@ -161,6 +163,9 @@ def owes_deposit_by_rule(booking: Mapping[str, Any]) -> bool:
 def confirmation_template(booking: Mapping[str, Any]) -> str:
     """The guest's confirmation: a deposit by rule that was paid says so."""
     if owes_deposit_by_rule(booking) and _paid(booking) > 0:
+        # Booked through the pub's website (the 2026 contract): the pub's own words.
+        if booking.get("source") == WEBSITE_2026_SOURCE:
+            return "booking_confirmation_deposit_sorted"
         return "booking_confirmation_regular_deposit"
     return f"booking_confirmation_{booking['booking_type']}"
 
