@@ -232,6 +232,7 @@ def _senders(settings: Settings, http: httpx.AsyncClient, paypal: PayPal | None)
         sms_from=settings.twilio_phone_number,
         paypal=paypal,
         quiet_hours=settings.sms_quiet_hours,
+        public_base_url=settings.public_base_url,
     )
 
 

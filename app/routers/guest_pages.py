@@ -17,10 +17,10 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.deps import Client, Db, Now, SettingsDep
+from app.deps import Client, Db, Now, PayPalDep, SettingsDep
 from app.errors import AppError
 from app.pages import render
-from app.services import guest_pages, tokens
+from app.services import deposit_orders, guest_pages, tokens
 from app.services.guest_pages import BLOCKED
 
 logger = logging.getLogger("app.guest_pages")
@@ -68,7 +68,8 @@ def sent_from_elsewhere(request: Request, public_base_url: str | None) -> bool:
 
 
 def _back(token: str, page: str, query: dict[str, str]) -> RedirectResponse:
-    return RedirectResponse(f"/g/{token}/{page}?{urlencode(query)}", status_code=303)
+    target = f"/g/{token}/{page}" + (f"?{urlencode(query)}" if query else "")
+    return RedirectResponse(target, status_code=303)
 
 
 # The manage page ---------------------------------------------------------------------------
@@ -194,3 +195,101 @@ async def payment_page(
         cancelled=state == "cancelled" and view["state"] == "due",
         action=f"/g/{token}/table-payment",
     )
+
+
+def _payment_screen(
+    page: dict[str, Any], now: datetime, token: str, *, failure: str | None, status_code: int
+) -> Response:
+    view = guest_pages.payment_view(page, now)
+    if view["state"] == "blocked":
+        return blocked(view["reason"], booking=view)
+    return render(
+        "table_payment.html",
+        status_code=status_code,
+        payment=view,
+        cancelled=False,
+        failure=failure if view["state"] == "due" else None,
+        action=f"/g/{token}/table-payment",
+    )
+
+
+@router.post("/g/{token}/table-payment")
+async def payment_start(
+    db: Db,
+    now: Now,
+    settings: SettingsDep,
+    paypal: PayPalDep,
+    request: Request,
+    token: Token,
+) -> Response:
+    """Pay: the booking's PayPal order (the open one at the right amount, or a new one), and
+    the guest sent to PayPal to approve it; PayPal sends them back to ``.../return``."""
+    if sent_from_elsewhere(request, settings.public_base_url):
+        return blocked("invalid_token", status_code=403)
+    try:
+        page = await guest_pages.open_page(db, token, action="payment", now=now)
+        if page["state"] != "ok":
+            return blocked(page["state"], status_code=_blocked_status(page["state"]))
+        view = guest_pages.payment_view(page, now)
+        if view["state"] != "due":
+            return _back(token, "table-payment", {})
+        here = guest_pages.page_url(_base_url(request, settings.public_base_url), token, "")
+        status, body = await deposit_orders.create_order(
+            db,
+            paypal,
+            str(page["booking_id"]),
+            now=now,
+            return_url=here + "table-payment/return",
+            cancel_url=here + "table-payment?state=cancelled",
+        )
+    except AppError as exc:
+        if exc.status_code < 500:
+            raise
+        return unavailable()
+    if status == 200 and body.get("approve_url"):
+        logger.info("guest_page.payment_started booking=%s", page["booking_id"])
+        return RedirectResponse(str(body["approve_url"]), status_code=303)
+    if status == 410:
+        return blocked("hold_expired", booking=view)
+    if status == 409 and body.get("error") == deposit_orders.ALREADY_PAID:
+        return _back(token, "table-payment", {})
+    logger.warning("guest_page.payment_refused status=%s error=%s", status, body.get("error"))
+    failure = guest_pages.payment_failure_words(body.get("error"))
+    return _payment_screen(page, now, token, failure=failure, status_code=status)
+
+
+@router.get("/g/{token}/table-payment/return")
+async def payment_return(
+    db: Db,
+    now: Now,
+    paypal: PayPalDep,
+    request: Request,
+    token: Token,
+) -> Response:
+    """PayPal's return (``?token=<order id>``): capture with the pub's checks, then the
+    result. A repeat (a refresh) finds the deposit paid and shows it."""
+    order_id = request.query_params.get("token", "")  # PayPal's name; the path's is the link
+    try:
+        page = await guest_pages.open_page(db, token, action="payment", now=now)
+        if page["state"] != "ok":
+            return blocked(page["state"], status_code=_blocked_status(page["state"]))
+        if guest_pages.payment_view(page, now)["state"] == "paid":
+            return _back(token, "table-payment", {})
+        if not order_id or len(order_id) > 64:
+            status, body = 400, {"error": deposit_orders.ORDER_MISMATCH}
+        else:
+            status, body = await deposit_orders.capture_order(
+                db, paypal, str(page["booking_id"]), order_id, now=now
+            )
+    except AppError as exc:
+        if exc.status_code < 500:
+            raise
+        return unavailable()
+    if status == 200 and body.get("success"):
+        logger.info("guest_page.payment_captured booking=%s", page["booking_id"])
+        return _back(token, "table-payment", {})
+    if status == 410:
+        return blocked("hold_expired", booking=guest_pages.payment_view(page, now))
+    logger.warning("guest_page.capture_refused status=%s error=%s", status, body.get("error"))
+    failure = guest_pages.payment_failure_words(body.get("error"))
+    return _payment_screen(page, now, token, failure=failure, status_code=status)

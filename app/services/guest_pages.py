@@ -24,6 +24,7 @@ from app.db.port import Database
 from app.errors import AppError
 from app.schemas import UpdateBookingRequest
 from app.services import bookings, guest_text, tokens
+from app.services import deposit_orders as orders
 from app.services.actors import Actor, ClientInfo
 from app.services.tokens import GuestAction
 
@@ -432,3 +433,31 @@ async def issue_manage_link(
         expires_at=manage_link_expiry(starts_at, now),
     )
     return page_url(base_url, token, "table-manage")
+
+
+def payment_failure_words(message: str | None) -> str:
+    """What a refused order or capture (app.services.deposit_orders) means for the guest."""
+    if message in (orders.CAPTURED_WRONG_AMOUNT, orders.UPDATE_FAILED):
+        return (
+            "PayPal took your payment, but we couldn't match it to your booking. Please don't "
+            "pay again: give us a ring and we'll sort it out straight away."
+        )
+    if message == orders.AMOUNT_CHANGED:
+        return (
+            "The deposit for this booking has changed since you started, so nothing was taken. "
+            "Please press pay again."
+        )
+    if message == orders.ORDER_MISMATCH:
+        return (
+            "That payment isn't the one for this booking, so nothing was taken. Please press "
+            "pay again."
+        )
+    if message == orders.NOT_CONFIGURED:
+        return (
+            "We can't take payments online just now. Give us a ring and we'll take it over "
+            "the phone."
+        )
+    return (
+        "PayPal didn't complete the payment, so nothing was taken. Please try again in a "
+        "minute, or give us a ring."
+    )

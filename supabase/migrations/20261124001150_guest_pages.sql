@@ -21,27 +21,11 @@ language sql stable security definer set search_path = public, pg_temp as $$
       and g.consumed_at is null)
 $$;
 
--- The deposit a payment is for (pub-api-2026.md 10.4): the locked amount once captured; the
--- stored amount while it is awaited or paid; else what the pub's rule would ask now (nothing
--- when waived, £10 a head for Christmas or a party of 15 or more).
-create or replace function public.tb_guest_deposit_due(b public.table_bookings)
-returns numeric
-language sql stable security definer set search_path = public, pg_temp as $$
-  select round(case
-    when b.deposit_amount_locked is not null then b.deposit_amount_locked
-    when b.deposit_amount is not null
-         and (b.status = 'pending_payment' or b.payment_status::text in ('pending', 'completed'))
-      then b.deposit_amount
-    when coalesce(b.deposit_waived, false) then 0
-    when b.booking_type::text = 'christmas' or b.party_size >= 15 then 10 * b.party_size
-    else 0 end, 2)
-$$;
-
 -- A guest page's one read: the link opened for p_action at p_now, counted against its own
 -- limit first (p_limit a window of p_window_seconds, known link or not), and what the page
 -- shows: {"state": "ok", token_id, expires_at, booking (table_booking_detail, the guest's view;
 -- manage and booking_confirm links), payment {...}} or {"state": <reason>} (rate_limited with
--- retry_at, or a reason of tb_guest_token_open).
+-- retry_at, or a reason of tb_guest_token_open). The deposit due is tb_canonical_deposit's (10.4).
 create or replace function public.tb_guest_page(
   p_token_hash text, p_action text, p_now timestamptz, p_limit integer, p_window_seconds integer
 ) returns json
@@ -79,10 +63,10 @@ begin
       'starts_at', public.tb_london_iso(b.start_datetime),
       'captured', b.paypal_deposit_capture_id is not null,
       'hold_expires_at', public.tb_london_iso(b.hold_expires_at),
-      'deposit_due', public.tb_money(public.tb_guest_deposit_due(b))));
+      'deposit_due', public.tb_money(public.tb_canonical_deposit(b))));
 end
 $$;
 
 select table_booking_service.service_role_only(array[
-  'public.tb_guest_link_holds', 'public.tb_guest_deposit_due', 'public.tb_guest_page'
+  'public.tb_guest_link_holds', 'public.tb_guest_page'
 ]);
