@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.deps import Client, Db, Now, PayPalDep, SettingsDep
@@ -27,7 +27,8 @@ logger = logging.getLogger("app.guest_pages")
 
 router = APIRouter(tags=["guest pages"], include_in_schema=False)
 
-Token = Annotated[str, Path(max_length=300)]
+#: Any text: what is not a link of ours is answered by the invalid_token screen, not a 400.
+Token = Annotated[str, Path()]
 
 
 def blocked(reason: str, *, status_code: int = 200, **context: Any) -> Response:
@@ -39,6 +40,18 @@ def blocked(reason: str, *, status_code: int = 200, **context: Any) -> Response:
         heading=heading,
         sentence=sentence,
         **context,
+    )
+
+
+def other_site() -> Response:
+    """A form another site's page sent: refused, nothing changed."""
+    heading, sentence = guest_pages.OTHER_SITE
+    return render(
+        "guest_blocked.html",
+        status_code=403,
+        reason="other_site",
+        heading=heading,
+        sentence=sentence,
     )
 
 
@@ -82,9 +95,9 @@ async def manage_page(
     settings: SettingsDep,
     request: Request,
     token: Token,
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    reason: Annotated[str | None, Query(max_length=40)] = None,
-    refund: Annotated[str | None, Query(max_length=12)] = None,
+    status: str | None = None,
+    reason: str | None = None,
+    refund: str | None = None,
 ) -> Response:
     try:
         page = await guest_pages.open_page(db, token, action="manage", now=now)
@@ -140,7 +153,7 @@ async def manage_post(
     token: Token,
 ) -> Response:
     if sent_from_elsewhere(request, settings.public_base_url):
-        return blocked("invalid_token", status_code=403)
+        return other_site()
     form = guest_pages.read_form(await request.body())
     try:
         page = await guest_pages.open_page(db, token, action="manage", now=now)
@@ -176,7 +189,7 @@ async def payment_page(
     db: Db,
     now: Now,
     token: Token,
-    state: Annotated[str | None, Query(max_length=20)] = None,
+    state: str | None = None,
 ) -> Response:
     try:
         page = await guest_pages.open_page(db, token, action="payment", now=now)
@@ -225,7 +238,7 @@ async def payment_start(
     """Pay: the booking's PayPal order (the open one at the right amount, or a new one), and
     the guest sent to PayPal to approve it; PayPal sends them back to ``.../return``."""
     if sent_from_elsewhere(request, settings.public_base_url):
-        return blocked("invalid_token", status_code=403)
+        return other_site()
     try:
         page = await guest_pages.open_page(db, token, action="payment", now=now)
         if page["state"] != "ok":

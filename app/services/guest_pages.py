@@ -93,6 +93,13 @@ BLOCKED: dict[str, tuple[str, str]] = {
     ),
 }
 
+#: A form another site's page sent (refused, nothing changed).
+OTHER_SITE = (
+    "That didn't come from our page",
+    "For your booking's safety we only take changes made on this page. Open the link in your "
+    "text or email and try again, or give us a ring.",
+)
+
 #: A change or cancellation we could not make: ?status=error&reason=<key>, and its words.
 REFUSALS: dict[str, str] = {
     "party_size": f"Please choose between {PARTY_MIN} and {PARTY_MAX} guests. For a bigger "
@@ -110,6 +117,8 @@ REFUSALS: dict[str, str] = {
     "started": "Your booking has already started, so it can't be changed here. Have a word "
     "with us at the bar.",
     "closed": "This booking can't be changed any more.",
+    "awaiting_deposit": "This booking is waiting for its deposit, so it can't be changed or "
+    "cancelled here until that's paid. Give us a ring if you need a hand.",
     "cancel_reason": "Please tell us why you're cancelling.",
     "unknown": "Sorry, we couldn't make that change. Please give us a ring.",
 }
@@ -288,6 +297,16 @@ def refusal_of(exc: AppError) -> str:
     return "unknown"
 
 
+def _not_open(booking: Mapping[str, Any]) -> Outcome | None:
+    """Only a confirmed booking is changed or cancelled here (one awaiting its deposit is
+    shown, not editable); the engine refuses the rest (started, say) by its own rules."""
+    if booking["status"] == "pending_payment":
+        return Outcome("error", "awaiting_deposit")
+    if booking["status"] != "confirmed":
+        return Outcome("error", "closed")
+    return None
+
+
 async def update_from_form(
     db: Database,
     *,
@@ -300,6 +319,8 @@ async def update_from_form(
     """A party size (1-20) and special requirements (up to 500 characters), through the
     engine's update: re-seated, or refused in words."""
     booking = page["booking"]
+    if (closed := _not_open(booking)) is not None:
+        return closed
     try:
         party = int(form.get("party_size", "").strip())
     except ValueError:
@@ -349,6 +370,8 @@ async def cancel_from_form(
 ) -> Outcome:
     """Cancel with a reason (a code of CANCEL_REASONS, and any words), as our cancel does:
     ``cancelled_by`` guest, the refund by the booking's own terms."""
+    if (closed := _not_open(page["booking"])) is not None:
+        return closed
     code = form.get("reason", "")
     if code not in CANCEL_REASONS:
         return Outcome("error", "cancel_reason")

@@ -211,8 +211,10 @@ def with_manage_link(text: str, url: str) -> str:
     """The text with the manage link before its opt-out line, worded as fully as two
     segments allow; a text that cannot take it within two goes as it was (the email has it)."""
     body, tail = (text[: -len(_OPT_OUT)], _OPT_OUT) if text.endswith(_OPT_OUT) else (text, "")
+    # After a sentence, a space; after a sign-off ("... The Anchor"), a line of its own.
+    gap = " " if body.endswith((".", "!", "?")) else "\n"
     for lead in ("Manage your booking:", "Manage:"):
-        linked = f"{body} {lead} {url}{tail}"
+        linked = f"{body}{gap}{lead} {url}{tail}"
         if sms_encoding(linked).segments <= SMS_MAX_SEGMENTS:
             return linked
     return text
