@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--scopes",
         required=True,
-        help="comma-separated: read:table_bookings, write:table_bookings, manage:table_bookings, *",
+        help="comma-separated: read:table_bookings, write:table_bookings, manage:table_bookings, "
+        "*; for the pub's website (2026 contract) also create:bookings, payments:capture",
     )
     create.add_argument("--rate-limit", type=int, default=1000, help="requests per hour")
     create.add_argument(

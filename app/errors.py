@@ -93,6 +93,30 @@ class IdempotencyKeyConflict(AppError):
     default_message = "This Idempotency-Key was already used with a different request."
 
 
+class IdempotencyKeyRequired(AppError):
+    """The 2026 contract's create needs an Idempotency-Key (pub-api-2026.md 5.1)."""
+
+    code = "IDEMPOTENCY_KEY_REQUIRED"
+    status_code = 400
+    default_message = "Missing Idempotency-Key header"
+
+
+class IdempotencyKeyInProgress(AppError):
+    """A create under this Idempotency-Key is still being made (pub-api-2026.md 5.3)."""
+
+    code = "IDEMPOTENCY_KEY_IN_PROGRESS"
+    status_code = 409
+    default_message = "This request is already being processed. Please retry shortly."
+
+
+class IdempotencyKeyNotFound(AppError):
+    """The replay-only probe found nothing under this Idempotency-Key (pub-api-2026.md 5.3)."""
+
+    code = "IDEMPOTENCY_KEY_NOT_FOUND"
+    status_code = 404
+    default_message = "No previous booking attempt found"
+
+
 class PolicyViolation(AppError):
     code = "POLICY_VIOLATION"
     status_code = 422

@@ -42,15 +42,9 @@ from app.integrations.graph import GraphMailer
 from app.integrations.paypal import PayPalClient, WebhookVerifier
 from app.integrations.twilio import TwilioClient
 from app.logs import RequestLog
-from app.routers import (
-    cron,
-    guest_pages,
-    health,
-    monitoring,
-    table_bookings,
-    webhooks_paypal,
-    webhooks_twilio,
-)
+from app.routers import cron, health, monitoring, table_bookings, webhooks_paypal, webhooks_twilio
+from app.routers import guest_pages as guest_pages_router
+from app.routers import management_bookings as management_bookings_router
 from app.services import api_keys
 from app.services.monitoring import UsageRecorder
 from app.services.notifications import StaffAddresses
@@ -155,7 +149,8 @@ def create_app(
     app.include_router(monitoring.router)
     app.include_router(webhooks_twilio.router)
     app.include_router(webhooks_paypal.router)
-    app.include_router(guest_pages.router)
+    app.include_router(management_bookings_router.router)
+    app.include_router(guest_pages_router.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -505,7 +500,10 @@ def _document(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     # Summaries, descriptions, examples, error codes and security of every operation.
-    openapi_docs.apply(schema, read_by_routes=table_bookings.READ_BY_ROUTES)
+    openapi_docs.apply(
+        schema,
+        read_by_routes=table_bookings.READ_BY_ROUTES + management_bookings_router.READ_BY_ROUTES,
+    )
     app.state.openapi_written = schema
     return schema
 

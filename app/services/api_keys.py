@@ -27,7 +27,9 @@ WRITE = "write:table_bookings"
 MANAGE = "manage:table_bookings"
 ALL_SCOPES = "*"
 TABLE_BOOKING_SCOPES = (READ, WRITE, MANAGE)
-KNOWN_SCOPES = frozenset({*TABLE_BOOKING_SCOPES, ALL_SCOPES})
+#: The pub's scopes of the 2026 website contract (its website key holds both).
+WEBSITE_2026_SCOPES = ("create:bookings", "payments:capture")
+KNOWN_SCOPES = frozenset({*TABLE_BOOKING_SCOPES, ALL_SCOPES, *WEBSITE_2026_SCOPES})
 
 
 @dataclass(frozen=True, slots=True)

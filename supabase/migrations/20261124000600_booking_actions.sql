@@ -543,7 +543,13 @@ begin
 
   perform public.tb_record_sms_consent(v_customer, (p_request -> 'customer' ->> 'sms_opt_in')::boolean,
                                        v_id, p_request -> 'actor');
-  perform public.tb_booking_written(null, (select t from public.table_bookings t where t.id = v_id));
+  -- skip_customer_sms (the 2026 website's create, pub-api-2026.md 5.5): a booking awaiting its
+  -- deposit sends nothing at create; the guest's text and the manager's alert follow the capture.
+  if not (v_status = 'pending_payment'
+          and coalesce((p_request ->> 'skip_customer_sms')::boolean, false)) then
+    perform public.tb_booking_written(null, (select t from public.table_bookings t
+                                             where t.id = v_id));
+  end if;
 
   v_response := jsonb_build_object(
     'booking_id', v_id,

@@ -52,3 +52,261 @@ select table_booking_service.service_role_only(array[
   'public.tb_canonical_deposit',
   'public.management_deposit_facts'
 ]);
+
+-- The create of the 2026 contract (section 5) ---------------------------------------------------
+
+-- The pub's reason for a refusal of table_booking_create (its section 10.2 codes), or null when
+-- the refusal is not a booking the rules turned away (bad input, a rate limit, an outage): those
+-- are errors, not blocked answers. p_hint is the refusal's JSON details.
+create or replace function public.tb_website_reason(p_code text, p_hint text) returns text
+language plpgsql immutable set search_path = pg_catalog, pg_temp as $$
+declare
+  v_reason text;
+begin
+  begin
+    v_reason := p_hint::jsonb ->> 'reason';
+  exception when others then
+    v_reason := null;
+  end;
+  if p_code = 'NO_AVAILABILITY' then
+    -- The floor's own codes (no_table, outside_full, slot_full, drinks_full); a venue without
+    -- tables refuses by covers, which is the pub's no_table.
+    return case when v_reason is null or v_reason = 'UNPAID_HOLDS' then 'no_table'
+                else lower(v_reason) end;
+  end if;
+  if p_code = 'POLICY_VIOLATION' then
+    return case v_reason
+      when 'PARTY_TOO_LARGE' then 'too_large_party'
+      when 'IN_PAST' then 'in_past'
+      when 'TOO_SOON' then 'cut_off'
+      when 'CUT_OFF' then 'cut_off'
+      when 'CLOSED' then 'outside_hours'
+      when 'KITCHEN_CLOSED' then 'outside_hours'
+      when 'NOT_SUNDAY' then 'sunday_lunch_requires_sunday'
+      when 'NOT_A_SLOT' then 'outside_service_window'
+      when 'TOO_FAR' then 'too_far_ahead'
+      else coalesce(lower(v_reason), 'blocked') end;
+  end if;
+  return null;
+end
+$$;
+
+-- The public mapping of a reason (section 10.2's mapping function).
+create or replace function public.tb_website_blocked_reason(p_reason text) returns text
+language sql immutable set search_path = pg_catalog, pg_temp as $$
+  select case
+    when p_reason in ('too_large_party', 'no_table', 'private_booking_blocked', 'cut_off',
+                      'customer_conflict', 'in_past', 'slot_full') then p_reason
+    when p_reason in ('outside_hours', 'hours_not_configured', 'outside_service_window',
+                      'sunday_lunch_requires_sunday') then 'outside_hours'
+    else 'blocked' end
+$$;
+
+-- The guest's choices of communication_consent, each true flag recorded where the pub keeps
+-- consent: its ledger (record_customer_consent, which keeps the customers summary) where it
+-- exists, else the customers summary columns. The SMS service consent is the booking's own
+-- (tb_record_sms_consent, as for every create).
+create or replace function public.tb_record_website_consent(
+  p_customer_id uuid, p_consent jsonb, p_booking_id uuid
+) returns void
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  f record;
+  v_ledger boolean := to_regprocedure(
+    'public.record_customer_consent(uuid, text, text, text, text, text, text, text, text, uuid, '
+    'text, text, text, text, text, jsonb, boolean)') is not null;
+  v_version text := coalesce(nullif(p_consent ->> 'consent_text_version', ''),
+                             'guest-comms-consent-v5');
+begin
+  for f in
+    select * from (values ('marketing_email_opt_in', 'email', 'marketing'),
+                          ('marketing_sms_opt_in', 'sms', 'marketing'),
+                          ('whatsapp_opt_in', 'whatsapp', 'service'),
+                          ('marketing_whatsapp_opt_in', 'whatsapp', 'marketing'))
+           as v(flag, channel, purpose)
+    where coalesce(p_consent ->> v.flag, '') = 'true'
+  loop
+    if v_ledger then
+      perform public.record_customer_consent(
+        p_customer_id => p_customer_id, p_channel => f.channel, p_purpose => f.purpose,
+        p_status => 'opted_in', p_legal_basis => 'consent', p_source => 'public_table_booking',
+        p_capture_method => 'checkbox', p_consent_text_version => v_version,
+        p_related_entity_type => 'table_booking', p_related_entity_id => p_booking_id::text,
+        p_metadata => jsonb_build_object('service', 'anchor-table-bookings',
+                                         'flag', f.flag));
+    elsif f.flag = 'marketing_email_opt_in' then
+      update public.customers set marketing_email_opt_in = true,
+        marketing_email_opt_in_at = now() where id = p_customer_id;
+    elsif f.flag = 'marketing_sms_opt_in' then
+      update public.customers set marketing_sms_opt_in = true,
+        marketing_sms_opt_in_at = now() where id = p_customer_id;
+    elsif f.flag = 'whatsapp_opt_in' then
+      update public.customers set whatsapp_opt_in = true where id = p_customer_id;
+    else
+      update public.customers set marketing_whatsapp_opt_in = true where id = p_customer_id;
+    end if;
+  end loop;
+end
+$$;
+
+-- The answer of section 5.6 for a refusal: every field null but state, reason, blocked_reason.
+create or replace function public.tb_website_blocked(p_reason text) returns jsonb
+language sql immutable set search_path = pg_catalog, pg_temp as $$
+  select jsonb_build_object(
+    'success', true,
+    'data', jsonb_build_object(
+      'state', 'blocked', 'table_booking_id', null, 'booking_reference', null,
+      'reason', p_reason, 'blocked_reason', public.tb_website_blocked_reason(p_reason),
+      'next_step_url', null, 'hold_expires_at', null, 'table_name', null, 'booking_id', null,
+      'deposit_amount', null, 'fallback_payment_url', null, 'notification_channel', null,
+      'high_chairs_granted', null, 'is_outside_seating', null, 'preorder', null),
+    'meta', jsonb_build_object('status_code', 200, 'sms', null))
+$$;
+
+-- A stored answer under an Idempotency-Key, as a create or the replay-only probe finds it:
+-- {outcome: conflict | in_progress | replay, response} or null when there is none (or it expired).
+-- A claim left processing for 10 minutes is not in progress any more (the caller may reclaim it).
+create or replace function public.tb_website_stored(
+  k public.idempotency_keys, p_request_hash text, p_now timestamptz
+) returns jsonb
+language plpgsql stable set search_path = public, pg_temp as $$
+begin
+  if k.key is null or k.expires_at <= p_now then
+    return null;
+  end if;
+  if k.request_hash is distinct from p_request_hash then
+    return jsonb_build_object('outcome', 'conflict');
+  end if;
+  if k.response ->> 'state' = 'processing' then
+    if coalesce((k.response ->> 'claimed_at')::timestamptz, p_now) > p_now - interval '10 minutes'
+    then
+      return jsonb_build_object('outcome', 'in_progress');
+    end if;
+    return null;
+  end if;
+  return jsonb_build_object('outcome', 'replay', 'response', k.response);
+end
+$$;
+
+-- The replay-only probe ([newer]): the stored answer under the key, never a claim, nothing written.
+-- {outcome: not_found | conflict | in_progress | replay, response}.
+create or replace function public.management_booking_replay(
+  p_key text, p_request_hash text, p_now timestamptz
+) returns jsonb
+language sql stable security definer set search_path = public, pg_temp as $$
+  select coalesce(public.tb_website_stored(k, p_request_hash, p_now),
+                  '{"outcome": "not_found"}'::jsonb)
+  from (select (select i from public.idempotency_keys i where i.key = p_key) as k) s
+$$;
+
+-- The create: the claim under the caller's Idempotency-Key (global, as the pub's), then our one
+-- engine (table_booking_create), then the payment link's token, the consent rows and the answer
+-- of section 5.6, stored under the key, all in one transaction. A refusal of the rules is a
+-- blocked answer, stored and replayed like any other; any other failure rolls everything back,
+-- the claim included, so the same key can be sent again.
+-- p_request: {idempotency: {key, request_hash}, create: <table_booking_create's p_request>,
+--   consent: <communication_consent>, payment_token_hash, payment_token_sealed}.
+-- Returns {outcome: created | blocked | replay | conflict | in_progress, response}.
+create or replace function public.management_booking_create(p_request jsonb, p_now timestamptz)
+returns jsonb
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  v_key text := p_request #>> '{idempotency,key}';
+  v_hash text := p_request #>> '{idempotency,request_hash}';
+  v_claimed text;
+  v_stored jsonb;
+  v_made jsonb;
+  v_code text;
+  v_hint text;
+  v_reason text;
+  b public.table_bookings;
+  c public.customers;
+  v_pending boolean;
+  v_skip boolean := coalesce((p_request #>> '{create,skip_customer_sms}')::boolean, false);
+  v_response jsonb;
+begin
+  insert into public.idempotency_keys as i (key, request_hash, response, expires_at)
+  values (v_key, v_hash, jsonb_build_object('state', 'processing', 'claimed_at', p_now),
+          p_now + interval '24 hours')
+  on conflict (key) do update
+    set request_hash = excluded.request_hash, response = excluded.response,
+        created_at = now(), expires_at = excluded.expires_at
+    where i.expires_at <= p_now
+       or (i.request_hash = excluded.request_hash and i.response ->> 'state' = 'processing'
+           and coalesce((i.response ->> 'claimed_at')::timestamptz, p_now)
+               <= p_now - interval '10 minutes')
+  returning key into v_claimed;
+  if v_claimed is null then
+    v_stored := public.tb_website_stored(
+      (select i from public.idempotency_keys i where i.key = v_key), v_hash, p_now);
+    return coalesce(v_stored, '{"outcome": "in_progress"}'::jsonb);
+  end if;
+
+  begin
+    v_made := public.table_booking_create(p_request -> 'create', p_now);
+  exception when sqlstate 'P0001' then
+    get stacked diagnostics v_code = message_text, v_hint = pg_exception_hint;
+    v_reason := public.tb_website_reason(v_code, v_hint);
+    if v_reason is null then
+      raise;  -- not a refusal of the rules: nothing is kept, the claim neither
+    end if;
+    v_response := public.tb_website_blocked(v_reason);
+    update public.idempotency_keys set response = v_response where key = v_key;
+    return jsonb_build_object('outcome', 'blocked', 'response', v_response);
+  end;
+
+  select * into b from public.table_bookings where id = (v_made ->> 'booking_id')::uuid;
+  select * into c from public.customers where id = b.customer_id;
+  v_pending := b.status = 'pending_payment';
+  if v_pending then
+    perform public.tb_guest_token_issue(b.id, 'payment', p_request ->> 'payment_token_hash',
+                                        b.hold_expires_at);
+  end if;
+  perform public.tb_record_website_consent(b.customer_id,
+                                           coalesce(p_request -> 'consent', '{}'::jsonb), b.id);
+
+  v_response := jsonb_build_object(
+    'success', true,
+    'data', jsonb_build_object(
+      'state', b.status,
+      'table_booking_id', b.id,
+      'booking_reference', b.booking_reference,
+      'reason', null,
+      'blocked_reason', null,
+      -- The link is made by the service from the token (never stored usable here).
+      'next_step_url', null,
+      'hold_expires_at', case when v_pending then to_jsonb(b.hold_expires_at) end,
+      'table_name', case when b.is_outside_seating then null else v_made ->> 'table_name' end,
+      'booking_id', case when v_pending then b.id end,
+      'deposit_amount', case when v_pending
+                             then round(public.tb_canonical_deposit(b), 2) end,
+      'fallback_payment_url', null,
+      -- The first channel the guest's message goes by: none at create for a deposit booking.
+      'notification_channel', case
+        when v_pending then null
+        when c.email is not null and c.email <> '' then 'email'
+        when c.sms_status is distinct from 'opted_out' and coalesce(c.sms_opt_in, false)
+             and c.mobile_e164 is not null then 'sms' end,
+      'high_chairs_granted', coalesce(b.high_chair_count, 0),
+      'is_outside_seating', coalesce(b.is_outside_seating, false),
+      'preorder', null),
+    'meta', jsonb_build_object('status_code', 201, 'sms', null));
+  update public.idempotency_keys
+     set response = v_response || case when v_pending
+                                       then jsonb_build_object('payment_token_sealed',
+                                                               p_request ->> 'payment_token_sealed')
+                                       else '{}'::jsonb end
+   where key = v_key;
+  return jsonb_build_object('outcome', 'created', 'response', v_response, 'skip', v_skip);
+end
+$$;
+
+select table_booking_service.service_role_only(array[
+  'public.tb_website_reason',
+  'public.tb_website_blocked_reason',
+  'public.tb_record_website_consent',
+  'public.tb_website_blocked',
+  'public.tb_website_stored',
+  'public.management_booking_replay',
+  'public.management_booking_create'
+]);
