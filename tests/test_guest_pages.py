@@ -19,7 +19,7 @@ from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from app.config import Settings
 from app.db.postgres import PostgresDatabase
@@ -49,6 +49,7 @@ from tests.test_payments import (  # noqa: F401  (fixtures used by name)
     paypal_settings,
     run_worker,
 )
+from tests.test_website_2026_create import WEBSITE_SCOPES, post, two_eights, website_body
 
 FRIDAY = "2026-12-11"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -112,12 +113,10 @@ def call_button(response: httpx.Response) -> bool:
 
 
 def wait_for(driver: webdriver.Chrome, css: str) -> Any:
-    for _ in range(100):
-        found = driver.find_elements(By.CSS_SELECTOR, css)
-        if found:
-            return found[0]
-        driver.implicitly_wait(0.05)
-    raise AssertionError(f"{css} never appeared on {driver.current_url}")
+    """The element, once the page showing it has loaded (up to 10 seconds)."""
+    return WebDriverWait(driver, 10).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, css), f"{css} never appeared"
+    )[0]
 
 
 def tab_to(driver: webdriver.Chrome, element_id: str, *, limit: int = 40) -> None:
@@ -424,6 +423,47 @@ async def test_a_deposit_paid_through_the_page_on_the_pubs_database(
     assert heading(await client.get(back.headers["location"])) == "Deposit paid: you're booked in"
     row = await booking(conn, made["booking_id"])
     assert (row["status"], row["payment_status"]) == ("confirmed", "completed")
+
+
+@BOTH
+async def test_the_websites_booking_is_paid_on_its_next_step_page_and_then_managed(
+    client: httpx.AsyncClient,
+    make_key: Any,
+    conn: asyncpg.Connection,
+    paypal: FakePayPal,  # noqa: F811
+) -> None:
+    """The 2026 create's next_step_url is this page; once paid, the guest's "Deposit sorted"
+    text carries the manage link."""
+    await two_eights(conn)
+    pay_as(paypal, "160.00")
+    website = await make_key(WEBSITE_SCOPES)
+    created = await post(client, website, website_body(16, skip_customer_sms=False))
+    assert created.status_code == 201, created.text
+    data = created.json()["data"]
+    assert data["state"] == "pending_payment"
+    found = re.fullmatch(
+        r"https://tb\.example(/g/[A-Za-z0-9_-]{43}/table-payment)", data["next_step_url"]
+    )
+    assert found is not None, data["next_step_url"]
+    page = found.group(1)
+    assert "Pay £160.00 with PayPal" in (await client.get(page)).text
+    assert (await client.post(page, headers=FORM)).status_code == 303
+    back = await client.get(page + "/return", params={"token": ORDER_ID})
+    assert back.headers["location"] == page
+    assert heading(await client.get(page)) == "Deposit paid: you're booked in"
+
+    await run_worker(client)
+    [sms] = [
+        m
+        for m in await outbox(conn, "booking_confirmation_deposit_sorted")
+        if m["channel"] == "sms"
+    ]
+    manage = re.search(r"https://tb\.example(/g/[A-Za-z0-9_-]{43}/table-manage)", sms["body"])
+    assert manage is not None, sms["body"]
+    assert sms["body"].startswith("Hi Ann, Deposit sorted - your table for 16 people")
+    assert sms_encoding(sms["body"]).segments <= 2
+    shown = await client.get(manage.group(1))
+    assert "Confirmed" in text_of(shown) and data["booking_reference"] in shown.text
 
 
 # Over HTTP: the manage page ---------------------------------------------------------------
