@@ -54,6 +54,7 @@ CHECKS = [
 #: when an operation is added or removed, so none is left out silently.
 #:   key     - an API key with every table-booking scope (X-API-Key)
 #:   open    - no credential (health; PayPal's browser redirect)
+#:   website - the pub's website key (create:bookings, payments:capture), on the 2026 contract
 #:   cron    - Authorization: Bearer CRON_SECRET (not in the document: the header is hidden)
 #:   webhook - a provider's signature, which generated requests cannot forge: every answer must
 #:             be the documented 401 envelope, so only the refusal path is fuzzed here (the
@@ -79,6 +80,9 @@ ACCESS: dict[str, str] = {
     "POST /api/webhooks/twilio/status": "webhook",
     "POST /api/webhooks/twilio/inbound": "webhook",
     "POST /api/webhooks/paypal/table-bookings": "webhook",
+    "POST /management/api/table-bookings": "website",
+    "POST /management/api/external/table-bookings/{booking_id}/paypal/create-order": "website",
+    "POST /management/api/external/table-bookings/{booking_id}/paypal/capture-order": "website",
 }
 
 
@@ -199,13 +203,15 @@ async def test_operation_answers_as_documented(
     label: str,
     client: httpx.AsyncClient,
     key: dict[str, str],
+    make_key: Any,
     menu: dict[str, str],
     clock: FakeClock,
 ) -> None:
     method, path = label.split(" ", 1)
     operation = (await _schema(client))[path][method]
     access = ACCESS[label]
-    fuzz = Fuzz(client, operation, {"key": key, "cron": CRON}.get(access, {}))
+    website = await make_key(["create:bookings", "payments:capture"])
+    fuzz = Fuzz(client, operation, {"key": key, "cron": CRON, "website": website}.get(access, {}))
     regular = await create_booking(client, key, regular_body(phone="07911 100001"))
     sunday = await create_booking(client, key, sunday_body(menu, phone="07911 100002"))
     fixed: dict[str, Any] = {}

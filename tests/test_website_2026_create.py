@@ -392,6 +392,10 @@ class TestIdempotency:
         assert envelope_error(strict)["code"] == "VALIDATION_ERROR"
         too_many = await post(client, website, website_body(21))
         assert too_many.status_code == 400
+        for email in ("", "ann\u0000@example.com", "not an email"):
+            bad_email = await post(client, website, website_body(email=email))
+            assert bad_email.status_code == 400, email
+            assert envelope_error(bad_email)["message"] == "email: Value error, Invalid email"
         # Unknown keys are dropped, not refused.
         dropped = await post(client, website, website_body(sunday_lunch=True, fixture_x=1))
         assert dropped.status_code == 201, dropped.text
@@ -518,3 +522,94 @@ class TestPhonesAndConsent:
                     "anchor-table-bookings-sms-v1",
                 ),
             ]
+
+
+class TestPreorder:
+    async def period_with_menu(self, conn: asyncpg.Connection) -> dict[str, str]:
+        period = await conn.fetchval(
+            "insert into booking_periods (code, period_kind, name, starts_on, ends_on,"
+            " guest_question, requires_preorder, deposit_basis, is_active)"
+            " values ('test-feast', 'other', 'Test feast', $1::text::date, $1::text::date,"
+            " 'Joining the feast?', true, 'none', true) returning id::text",
+            FRIDAY,
+        )
+        ids = {"period": period}
+        for course, name in (("starter", "Soup"), ("main", "Roast"), ("addon", "Pigs")):
+            ids[name] = await conn.fetchval(
+                "insert into booking_period_menu_items (period_id, course, name, price_gbp)"
+                " values ($1::uuid, $2, $3, 4.50) returning id::text",
+                period,
+                course,
+                name,
+            )
+        return ids
+
+    async def test_seats_are_saved_in_order_and_a_bad_dish_saves_nothing(
+        self,
+        client: httpx.AsyncClient,
+        website: dict[str, str],
+        floor: None,
+        conn: asyncpg.Connection,
+    ) -> None:
+        menu = await self.period_with_menu(conn)
+        seats = [
+            {
+                "guest_name": "Gran",
+                "starter_menu_item_id": menu["Soup"],
+                "main_menu_item_id": menu["Roast"],
+                "addon_menu_item_ids": [menu["Pigs"]] * 2,
+            },
+            {"guest_name": "Tom", "main_menu_item_id": menu["Roast"]},
+        ]
+        accepted: dict[str, Any] = {
+            "booking_period_id": menu["period"],
+            "booking_period_answer": True,
+        }
+
+        made = await post(client, website, website_body(3, preorder=seats, **accepted))
+        wrong = await post(
+            client,
+            website,
+            website_body(
+                3,
+                time="19:30",
+                phone="07700 900456",
+                preorder=[{"starter_menu_item_id": menu["Roast"]}],
+                **accepted,
+            ),
+        )
+
+        assert made.status_code == 201, made.text
+        data = made.json()["data"]
+        assert data["preorder"] == {
+            "requested_covers": 2,
+            "saved_covers": 2,
+            "saved": True,
+            "error": None,
+        }
+        rows = await conn.fetch(
+            "select c.ordinal, c.guest_name, coalesce(string_agg(s.item_name || ':' || s.course,"
+            " ',' order by s.course), '') as dishes"
+            " from booking_preorder_covers c left join booking_preorder_selections s"
+            " on s.cover_id = c.id where c.table_booking_id = $1::uuid"
+            " group by c.ordinal, c.guest_name order by c.ordinal",
+            data["table_booking_id"],
+        )
+        assert [tuple(r) for r in rows] == [
+            (1, "Gran", "Pigs:addon,Roast:main,Soup:starter"),
+            (2, "Tom", "Roast:main"),
+            (3, None, ""),
+        ]
+        assert wrong.status_code == 201, wrong.text
+        assert wrong.json()["data"]["preorder"] == {
+            "requested_covers": 1,
+            "saved_covers": 0,
+            "saved": False,
+            "error": "invalid_menu_item",
+        }
+        too_many = await post(
+            client,
+            website,
+            website_body(1, time="17:00", phone="07700 900789", preorder=seats, **accepted),
+        )
+        assert too_many.json()["data"]["preorder"]["error"] == "too_many_covers"

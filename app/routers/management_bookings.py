@@ -31,7 +31,7 @@ from pydantic import (
 from app import openapi_docs
 from app.config import Settings
 from app.deps import api_key_of, client_of, record_rate
-from app.errors import Forbidden, Unauthorized, ValidationFailed
+from app.errors import Forbidden, NotConfigured, Unauthorized, ValidationFailed
 from app.schemas import ErrorEnvelope, IsoDate, Note, OneLine, Tag
 from app.services import api_keys, deposit_orders, management_bookings
 from app.services.api_keys import ApiKeyCaller
@@ -81,13 +81,13 @@ class CommunicationConsent(BaseModel):
     whatsapp_opt_in: StrictBool | None = None
     marketing_whatsapp_opt_in: StrictBool | None = None
     consent_text_version: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+        Annotated[OneLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
         | None
     ) = None
 
 
 class PreorderSeat(BaseModel):
-    """One guest's choices, in seat order (accepted and checked; not saved, section 5.4)."""
+    """One guest's choices, in seat order: entry i is seat i (section 5.4 step 4)."""
 
     guest_name: Annotated[str, StringConstraints(max_length=100)] | None = None
     dietary_note: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -131,7 +131,7 @@ class WebsiteBookingRequest(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
+        if value is not None and not (_EMAIL.match(value) and value.isprintable()):
             raise ValueError("Invalid email")
         return value
 
@@ -160,7 +160,9 @@ class WebsiteBooking(BaseModel):
     notification_channel: Literal["email", "whatsapp", "sms"] | None
     high_chairs_granted: int | None
     is_outside_seating: bool | None
-    preorder: dict[str, Any] | None = Field(description="Always null here (pre-orders not taken).")
+    preorder: dict[str, Any] | None = Field(
+        description="With a pre-order sent: `{requested_covers, saved_covers, saved, error}`."
+    )
 
 
 class WebsiteMeta(BaseModel):
@@ -256,6 +258,26 @@ def _validated(body: Any) -> dict[str, Any]:
         201: {"model": WebsiteCreateAnswer},
         **{s: {"model": ErrorEnvelope} for s in (400, 401, 403, 404, 409, 429, 503)},
     },
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "description": "The submit's key: the same key and request replay the first "
+                "answer for 24 hours.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            },
+            {
+                "name": "X-Idempotency-Replay-Only",
+                "in": "header",
+                "required": False,
+                "description": "`true`: only look up the answer stored under the key (the body "
+                'is then `{"replay_request": <body>}`); nothing is created.',
+                "schema": {"type": "string", "enum": ["true", "false"]},
+            },
+        ]
+    },
 )
 async def create_booking(request: Request) -> Response:
     """The website's create (pub-api-2026.md 5): `confirmed` or `pending_payment` (201), or
@@ -296,7 +318,16 @@ async def create_booking_preflight() -> dict[str, Any]:
     return {"success": True, "data": {}}
 
 
-BookingId = Annotated[str, Path(max_length=64, description="The booking's id (table_booking_id).")]
+def _unless_not_configured(status: int, body: dict[str, Any]) -> None:
+    # PayPal left out (development): the one refusal of these routes that is not the pub's, in
+    # the envelope as every 503 of the service.
+    if status == 503:
+        raise NotConfigured(str(body.get("error") or deposit_orders.NOT_CONFIGURED))
+
+
+BookingId = Annotated[
+    str, Path(description="The booking's id (table_booking_id); another value is 404.")
+]
 
 
 @router.post(
@@ -315,6 +346,7 @@ async def create_deposit_order(request: Request, booking_id: BookingId) -> Respo
     now: dt.datetime = state.clock()
     await _website_caller(request, CAPTURE_SCOPE, now)
     status, body = await deposit_orders.create_order(state.db, state.paypal, booking_id, now=now)
+    _unless_not_configured(status, body)
     return JSONResponse(body, status_code=status, headers=NO_STORE)
 
 
@@ -344,6 +376,7 @@ async def capture_deposit_order(request: Request, booking_id: BookingId) -> Resp
     status, body = await deposit_orders.capture_order(
         state.db, state.paypal, booking_id, order.orderId, now=now
     )
+    _unless_not_configured(status, body)
     return JSONResponse(body, status_code=status, headers=NO_STORE)
 
 
@@ -428,11 +461,19 @@ def _auth_errors(scope: str) -> dict[int, openapi_docs.Response]:
             )
         ),
         429: openapi_docs.key_rate_limited(),
-        503: openapi_docs.unavailable(),
+        503: openapi_docs.unavailable(*([_NO_PAYPAL] if scope == CAPTURE_SCOPE else [])),
     }
 
 
 _INVALID_KEY = openapi_docs.error("UNAUTHORIZED", "Invalid or missing API key")
+_CREATE_HEADERS = {
+    "Idempotency-Key": {"submit": openapi_docs.example("the website's submit key", "tbl_3f9a21c0")},
+    "X-Idempotency-Replay-Only": {"probe": openapi_docs.example("the replay-only probe", "true")},
+}
+_NO_PAYPAL = (
+    "PayPal is not configured here (development)",
+    openapi_docs.error("SERVICE_UNAVAILABLE", deposit_orders.NOT_CONFIGURED),
+)
 _ID_PARAMETER = {"booking_id": {"booking": openapi_docs.example("the booking's id", _BOOKING_ID)}}
 _REFUSED = 'Refused, as `{"error": "..."}` (no envelope) with the pub\'s words: '
 
@@ -454,7 +495,7 @@ openapi_docs.OPERATIONS.update(
             "`IDEMPOTENCY_KEY_NOT_FOUND` when there is none); nothing is ever created."
             + _AUTH.format(scope="create:bookings"),
             security=openapi_docs.KEY,
-            parameters={},
+            parameters=_CREATE_HEADERS,
             raw_body={
                 "required": True,
                 "content": {

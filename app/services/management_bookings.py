@@ -246,6 +246,7 @@ async def create_booking(
             create_limit_per_phone=create_limit_per_phone,
         ),
         "consent": consent_of(request),
+        "preorder": _preorder_of(request.get("preorder") or []),
         "payment_token_hash": tokens.hash_token(token),
         "payment_token_sealed": tokens.seal(token, idempotency_key=idempotency_key),
     }

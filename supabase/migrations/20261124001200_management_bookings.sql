@@ -14,6 +14,65 @@ values
    '{customer_name,party_size,date,time,reference}')
 on conflict (template_key) do nothing;
 
+-- Pre-orders of the website's create (section 5.4 step 4): one seat per guest and its dishes, in
+-- the pub's booking_preorder_covers and booking_preorder_selections; stand-ins in the pub's shape
+-- where they are missing.
+insert into table_booking_service.stand_ins (relation)
+select t from unnest(array['booking_preorder_covers', 'booking_preorder_selections']) t
+where to_regclass('public.' || t) is null
+on conflict do nothing;
+
+create table if not exists public.booking_preorder_covers (
+  id uuid not null default gen_random_uuid(),
+  table_booking_id uuid not null,
+  ordinal integer not null,
+  guest_name text,
+  dietary_note text,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint booking_preorder_covers_pkey primary key (id),
+  constraint booking_preorder_covers_table_booking_id_ordinal_key
+    unique (table_booking_id, ordinal),
+  constraint booking_preorder_covers_table_booking_id_fkey foreign key (table_booking_id)
+    references public.table_bookings (id) on delete cascade,
+  constraint booking_preorder_covers_dietary_note_check
+    check (dietary_note is null or length(dietary_note) <= 200),
+  constraint booking_preorder_covers_guest_name_check
+    check (guest_name is null or length(guest_name) <= 100),
+  constraint booking_preorder_covers_ordinal_check check (ordinal >= 1)
+);
+
+create table if not exists public.booking_preorder_selections (
+  id uuid not null default gen_random_uuid(),
+  cover_id uuid not null,
+  course text not null,
+  menu_item_id uuid not null,
+  item_name text not null,
+  price_gbp numeric(10, 2),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint booking_preorder_selections_pkey primary key (id),
+  constraint booking_preorder_selections_cover_id_fkey foreign key (cover_id)
+    references public.booking_preorder_covers (id) on delete cascade,
+  constraint booking_preorder_selections_menu_item_id_fkey foreign key (menu_item_id)
+    references public.booking_period_menu_items (id),
+  constraint booking_preorder_selections_course_check
+    check (course = any (array['starter', 'main', 'dessert', 'addon']))
+);
+select table_booking_service.for_stand_in('booking_preorder_selections', $ix$create unique index if not exists booking_preorder_selections_one_per_course_idx on public.booking_preorder_selections (cover_id, course) where course <> 'addon'$ix$);
+select table_booking_service.for_stand_in('booking_preorder_selections', $ix$create unique index if not exists booking_preorder_selections_one_per_item_idx on public.booking_preorder_selections (cover_id, menu_item_id)$ix$);
+do $$
+declare
+  t text;
+begin
+  foreach t in array array['booking_preorder_covers', 'booking_preorder_selections'] loop
+    continue when t not in (select relation from table_booking_service.stand_ins);
+    execute format('alter table public.%I enable row level security', t);
+    execute format('grant select, insert, update, delete on table public.%I to service_role', t);
+  end loop;
+end
+$$;
+
 set local check_function_bodies = off;
 
 -- The canonical deposit of a booking for payment (section 10.4): the locked amount; else the
@@ -149,6 +208,68 @@ begin
 end
 $$;
 
+-- The website's pre-order for a booking just made (section 5.4 step 4): more entries than guests
+-- saves nothing; else a seat per guest (ordinal 1..party) and entry i on seat i, its three courses
+-- and add-ons, each dish an active item of the booking's own period with that course.
+-- {requested_covers, saved_covers, saved, error}.
+create or replace function public.tb_website_preorder(p_booking_id uuid, p_seats jsonb)
+returns jsonb
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
+declare
+  b public.table_bookings;
+  v_requested integer := jsonb_array_length(p_seats);
+  v_bad boolean;
+begin
+  select * into b from public.table_bookings where id = p_booking_id;
+  if v_requested > b.party_size then
+    return jsonb_build_object('requested_covers', v_requested, 'saved_covers', 0,
+                              'saved', false, 'error', 'too_many_covers');
+  end if;
+  with wanted as (
+    select d.course, d.item_id
+    from jsonb_array_elements(p_seats) seat,
+         lateral (select 'starter' as course, seat ->> 'starter_menu_item_id' as item_id
+                  union all select 'main', seat ->> 'main_menu_item_id'
+                  union all select 'dessert', seat ->> 'dessert_menu_item_id'
+                  union all select 'addon', a
+                  from jsonb_array_elements_text(coalesce(seat -> 'addon_menu_item_ids',
+                                                          '[]'::jsonb)) a) d
+    where d.item_id is not null)
+  select exists (
+    select 1 from wanted w
+    where not exists (select 1 from public.booking_period_menu_items m
+                      where m.id = w.item_id::uuid and m.period_id = b.booking_period_id
+                        and m.is_active and m.course = w.course))
+    into v_bad;
+  if b.booking_period_id is null or v_bad then
+    return jsonb_build_object('requested_covers', v_requested, 'saved_covers', 0,
+                              'saved', false, 'error', 'invalid_menu_item');
+  end if;
+  insert into public.booking_preorder_covers (table_booking_id, ordinal, guest_name, dietary_note)
+  select b.id, g, nullif(p_seats -> (g - 1) ->> 'guest_name', ''),
+         nullif(p_seats -> (g - 1) ->> 'dietary_note', '')
+  from generate_series(1, b.party_size) g
+  on conflict (table_booking_id, ordinal) do update
+    set guest_name = excluded.guest_name, dietary_note = excluded.dietary_note;
+  insert into public.booking_preorder_selections (cover_id, course, menu_item_id, item_name,
+                                                  price_gbp)
+  select c.id, m.course, m.id, m.name, m.price_gbp
+  from jsonb_array_elements(p_seats) with ordinality as seat(value, ordinal)
+  join public.booking_preorder_covers c
+    on c.table_booking_id = b.id and c.ordinal = seat.ordinal
+  join public.booking_period_menu_items m
+    on m.id in (select (seat.value ->> k)::uuid
+                from unnest(array['starter_menu_item_id', 'main_menu_item_id',
+                                  'dessert_menu_item_id']) k
+                union
+                select a::uuid
+                from jsonb_array_elements_text(coalesce(seat.value -> 'addon_menu_item_ids',
+                                                        '[]'::jsonb)) a);
+  return jsonb_build_object('requested_covers', v_requested, 'saved_covers', v_requested,
+                            'saved', true, 'error', null);
+end
+$$;
+
 -- The answer of section 5.6 for a refusal: every field null but state, reason, blocked_reason.
 create or replace function public.tb_website_blocked(p_reason text) returns jsonb
 language sql immutable set search_path = pg_catalog, pg_temp as $$
@@ -224,6 +345,7 @@ declare
   v_pending boolean;
   v_skip boolean := coalesce((p_request #>> '{create,skip_customer_sms}')::boolean, false);
   v_response jsonb;
+  v_preorder jsonb;
 begin
   insert into public.idempotency_keys as i (key, request_hash, response, expires_at)
   values (v_key, v_hash, jsonb_build_object('state', 'processing', 'claimed_at', p_now),
@@ -264,6 +386,16 @@ begin
   end if;
   perform public.tb_record_website_consent(b.customer_id,
                                            coalesce(p_request -> 'consent', '{}'::jsonb), b.id);
+  if jsonb_array_length(coalesce(p_request -> 'preorder', '[]'::jsonb)) > 0 then
+    -- Never fails the booking: a pre-order that cannot be saved says so in its answer.
+    begin
+      v_preorder := public.tb_website_preorder(b.id, p_request -> 'preorder');
+    exception when others then
+      v_preorder := jsonb_build_object(
+        'requested_covers', jsonb_array_length(p_request -> 'preorder'), 'saved_covers', 0,
+        'saved', false, 'error', 'preorder_failed');
+    end;
+  end if;
 
   v_response := jsonb_build_object(
     'success', true,
@@ -289,7 +421,7 @@ begin
              and c.mobile_e164 is not null then 'sms' end,
       'high_chairs_granted', coalesce(b.high_chair_count, 0),
       'is_outside_seating', coalesce(b.is_outside_seating, false),
-      'preorder', null),
+      'preorder', v_preorder),
     'meta', jsonb_build_object('status_code', 201, 'sms', null));
   update public.idempotency_keys
      set response = v_response || case when v_pending
@@ -305,6 +437,7 @@ select table_booking_service.service_role_only(array[
   'public.tb_website_reason',
   'public.tb_website_blocked_reason',
   'public.tb_record_website_consent',
+  'public.tb_website_preorder',
   'public.tb_website_blocked',
   'public.tb_website_stored',
   'public.management_booking_replay',
