@@ -51,6 +51,7 @@ from app.routers import (
     webhooks_paypal,
     webhooks_twilio,
 )
+from app.routers import guest_pages as guest_pages_router
 from app.routers import management_bookings as management_bookings_router
 from app.services import api_keys
 from app.services.monitoring import UsageRecorder
@@ -158,6 +159,7 @@ def create_app(
     app.include_router(webhooks_paypal.router)
     app.include_router(management_reads.router)
     app.include_router(management_bookings_router.router)
+    app.include_router(guest_pages_router.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -234,6 +236,7 @@ def _senders(settings: Settings, http: httpx.AsyncClient, paypal: PayPal | None)
         sms_from=settings.twilio_phone_number,
         paypal=paypal,
         quiet_hours=settings.sms_quiet_hours,
+        public_base_url=settings.public_base_url,
     )
 
 

@@ -37,7 +37,7 @@ from app.integrations.twilio import (
     TwilioRequestError,
     TwilioRetryableError,
 )
-from app.services import notifications, payments
+from app.services import guest_pages, notifications, payments
 from app.services.notifications import StaffAddresses
 from app.services.payments import PayPal
 from app.services.sms_text import TemplateError, sms_encoding
@@ -58,6 +58,8 @@ class Senders:
     sms_from: str | None = None
     paypal: PayPal | None = None
     quiet_hours: bool = True  # SMS_QUIET_HOURS; off only in development
+    #: PUBLIC_BASE_URL: confirmations carry the guest's manage link there (none without it).
+    public_base_url: str | None = None
 
 
 @dataclass
@@ -191,6 +193,10 @@ async def _plan(
     sends = notifications.plan_messages(
         event, stage, ctx, staff=senders.staff, now=now, confirm_instead=waiting
     )
+    if await _with_manage_link(db, ctx, sends, senders=senders, now=now):
+        sends = notifications.plan_messages(
+            event, stage, ctx, staff=senders.staff, now=now, confirm_instead=waiting
+        )
     if waiting:
         # Planned first, so a template that cannot be rendered cancels nothing; then only what
         # was still waiting is replaced (a text sent meanwhile is followed by the update).
@@ -208,6 +214,41 @@ async def _plan(
             "message.superseded booking=%s channels=%s", booking_id, ",".join(sorted(cancelled))
         )
     return sends
+
+
+async def _with_manage_link(
+    db: Database,
+    ctx: dict[str, Any],
+    sends: list[dict[str, Any]],
+    *,
+    senders: Senders,
+    now: datetime,
+) -> bool:
+    """When the guest is sent a confirmation, a new manage link for it goes into the message
+    context (``booking.manage_url``); True when one was added. None without a public address,
+    nor for a booking without a customer to hold the link."""
+    booking = ctx["booking"]
+    confirming = any(
+        notifications.is_confirmation(str(s["payload"].get("metadata", {}).get("template_key")))
+        for s in sends
+        if s["type"] in ("table_booking_sms", "table_booking_email")
+        and s["payload"].get("customer_id")
+    )
+    if not confirming or not senders.public_base_url or booking.get("manage_url"):
+        return False
+    try:
+        booking["manage_url"] = await guest_pages.issue_manage_link(
+            db,
+            booking_id=str(booking["id"]),
+            starts_at=datetime.fromisoformat(booking["starts_at"]),
+            now=now,
+            base_url=senders.public_base_url,
+        )
+    except AppError as exc:
+        if exc.code != "NOT_FOUND":
+            raise
+        return False  # no customer on the booking: no link to hold
+    return True
 
 
 async def _kitchen_prep(db: Database, day: str, staff: StaffAddresses) -> list[dict[str, Any]]:
