@@ -42,7 +42,15 @@ from app.integrations.graph import GraphMailer
 from app.integrations.paypal import PayPalClient, WebhookVerifier
 from app.integrations.twilio import TwilioClient
 from app.logs import RequestLog
-from app.routers import cron, health, monitoring, table_bookings, webhooks_paypal, webhooks_twilio
+from app.routers import (
+    cron,
+    guest_confirm,
+    health,
+    monitoring,
+    table_bookings,
+    webhooks_paypal,
+    webhooks_twilio,
+)
 from app.services import api_keys
 from app.services.monitoring import UsageRecorder
 from app.services.notifications import StaffAddresses
@@ -142,6 +150,8 @@ def create_app(
         expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
     )
     app.include_router(health.router)
+    # Before table_bookings, whose /{reference} would take /confirmations.
+    app.include_router(guest_confirm.router)
     app.include_router(table_bookings.router)
     app.include_router(cron.router)
     app.include_router(monitoring.router)
