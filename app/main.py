@@ -45,6 +45,7 @@ from app.logs import RequestLog
 from app.routers import (
     cron,
     guest_confirm,
+    guest_pages,
     health,
     monitoring,
     table_bookings,
@@ -157,6 +158,7 @@ def create_app(
     app.include_router(monitoring.router)
     app.include_router(webhooks_twilio.router)
     app.include_router(webhooks_paypal.router)
+    app.include_router(guest_pages.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -233,6 +235,7 @@ def _senders(settings: Settings, http: httpx.AsyncClient, paypal: PayPal | None)
         sms_from=settings.twilio_phone_number,
         paypal=paypal,
         quiet_hours=settings.sms_quiet_hours,
+        public_base_url=settings.public_base_url,
     )
 
 

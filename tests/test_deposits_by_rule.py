@@ -5,6 +5,7 @@ terms in London calendar days, the payment hold and its expiry freeing the table
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -133,11 +134,17 @@ async def test_a_party_of_sixteen_pays_its_group_deposit(
     assert response.json()["data"]["outcome"] == "confirmed", response.text
     await run_worker(client)
     [sms, email] = await texts(conn, "booking_confirmation_regular_deposit")
+    # With the guest's manage link (a new one, opened by the manage page), in two segments.
+    link = re.search(r"https://tb\.example/g/([A-Za-z0-9_-]{43})/table-manage", sms["body"])
+    assert link is not None, sms["body"]
     assert sms["body"] == (
         f"Hi Ann, your table for 16 at The Anchor on Friday 11 December at 19:00 is confirmed. "
         f"Your £160.00 deposit is paid and comes off your bill on the day. Reference: {ref}. "
-        "Reply STOP to opt out."
+        f"Manage your booking: {link.group(0)} Reply STOP to opt out."
     )
+    assert f"To change or cancel your booking: {link.group(0)}" in email["body"]
+    manage = await client.get(f"/g/{link.group(1)}/table-manage")
+    assert manage.status_code == 200 and ref in manage.text
     assert "Deposit paid: £160.00; it comes off the bill on the day" in email["body"]
     assert (await hold_of(conn, made["booking_id"]))["status"] == "consumed"
 

@@ -10,6 +10,7 @@ import email
 import email.policy
 import json
 import logging
+import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -442,9 +443,16 @@ class TestProviders:
         assert request.method == "POST"
         assert str(request.url) == TWILIO_URL
         assert request.headers["Authorization"] == BASIC_AUTH
+        # The confirmation carries the guest's manage link (on PUBLIC_BASE_URL).
+        link = re.search(
+            r"https://tb\.example/g/[A-Za-z0-9_-]{43}/table-manage",
+            twilio_form(request)["Body"][0],
+        )
+        assert link is not None
         text = (
             "Hi Ann, your table for 4 at The Anchor on Friday 27 November at 19:00 is confirmed."
-            f" Reference: {made['booking_reference']}. Reply STOP to opt out."
+            f" Reference: {made['booking_reference']}. Manage your booking: {link.group(0)}"
+            " Reply STOP to opt out."
         )
         assert twilio_form(request) == {
             "To": [MOBILE],

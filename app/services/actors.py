@@ -17,6 +17,18 @@ class Actor:
     #: sha256 hex of a guest's manage token; None for everyone else.
     token_hash: str | None = None
 
+    @classmethod
+    def guest_link(cls, *, token_hash: str, token_id: str, action: str) -> Actor:
+        """A guest holding a guest link (the pub's guest_tokens) the service has just opened:
+        its hash goes to SQL as ``link:<hash>``, which tb_booking_by_reference admits for the
+        link's own booking only (a 2025 manage token is a bare hash, never a link)."""
+        return cls(
+            kind="guest",
+            id=token_id,
+            name=f"guest link ({action})",
+            token_hash=f"link:{token_hash}",
+        )
+
     @property
     def is_guest(self) -> bool:
         return self.kind == "guest"

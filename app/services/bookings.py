@@ -525,6 +525,12 @@ async def list_bookings(
     return result
 
 
+def guest_view(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A booking's detail (table_booking_detail) with what a guest needs to decide, as
+    ``get_booking`` answers it: ``can_cancel``, ``can_modify`` and the policy in words."""
+    return _with_policy(detail, now)
+
+
 def _with_policy(detail: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Add what a guest needs to decide: can it still be cancelled or changed, and at what cost."""
     starts_at = datetime.fromisoformat(detail["starts_at"])

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from app.services import guest_text, phones
 from app.services.calendar import CALENDAR_CONTENT_TYPE, booking_calendar
-from app.services.sms_text import render
+from app.services.sms_text import render, sms_encoding
 
 LONDON = ZoneInfo("Europe/London")
 PUB = "The Anchor"
@@ -149,6 +149,8 @@ _SMS_TEMPLATES: dict[str, str] = {
     "refund_failed": "refund_problem",
     "confirm_request": "booking_confirm_request",
 }
+#: ``source`` of a booking made through the 2026 contract, as the pub's own create names it.
+WEBSITE_2026_SOURCE = "brand_site"
 #: The day-before "are you still coming?" text (tap-to-confirm) and its template.
 CONFIRM_REQUEST = "confirm_request"
 CONFIRM_TEMPLATE = "booking_confirm_request"
@@ -182,6 +184,9 @@ def owes_deposit_by_rule(booking: Mapping[str, Any]) -> bool:
 def confirmation_template(booking: Mapping[str, Any]) -> str:
     """The guest's confirmation: a deposit by rule that was paid says so."""
     if owes_deposit_by_rule(booking) and _paid(booking) > 0:
+        # Booked through the pub's website (the 2026 contract): the pub's own words.
+        if booking.get("source") == WEBSITE_2026_SOURCE:
+            return "booking_confirmation_deposit_sorted"
         return "booking_confirmation_regular_deposit"
     return f"booking_confirmation_{booking['booking_type']}"
 
@@ -210,6 +215,28 @@ def guest_sms_template(
         return "cancellation_hold_expired_table" if by_rule else "cancellation_hold_expired"
     pattern = _SMS_TEMPLATES.get(event)
     return pattern.format(type=booking_type) if pattern else None
+
+
+def is_confirmation(template: str) -> bool:
+    """The guest's confirmation (on booking, or once the deposit is paid): it carries the
+    booking's manage link (``booking["manage_url"]``) when there is one."""
+    return template.startswith("booking_confirmation_")
+
+
+_OPT_OUT = " Reply STOP to opt out."
+#: The most a text with its manage link may take (as every seeded text: tests hold it).
+SMS_MAX_SEGMENTS = 2
+
+
+def with_manage_link(text: str, url: str) -> str:
+    """The text with the manage link before its opt-out line, worded as fully as two
+    segments allow; a text that cannot take it within two goes as it was (the email has it)."""
+    body, tail = (text[: -len(_OPT_OUT)], _OPT_OUT) if text.endswith(_OPT_OUT) else (text, "")
+    for lead in ("Manage your booking:", "Manage:"):
+        linked = f"{body} {lead} {url}{tail}"
+        if sms_encoding(linked).segments <= SMS_MAX_SEGMENTS:
+            return linked
+    return text
 
 
 def plan_messages(
@@ -264,6 +291,9 @@ def plan_messages(
             continue
         # The guest's own email may carry what they typed (escaped in its HTML); a text may not.
         text = render(ctx["templates"][chosen], variables if channel == "sms" else email_variables)
+        manage_url = booking.get("manage_url")
+        if channel == "sms" and manage_url and is_confirmation(chosen):
+            text = with_manage_link(text, manage_url)
         metadata = {"template_key": chosen, "table_booking_id": booking_id, "stage": stage}
         if event == "cancelled":
             metadata["refund_state"] = booking.get("refund_state")
@@ -359,8 +389,16 @@ def guest_email(
     lines = [intro, "", *_booking_lines(ctx)]
     if not intro.startswith("Hi "):
         lines[:0] = [f"Hi {ctx['customer'].get('first_name') or 'there'},", ""]
-    if kind in _UPCOMING:
-        # Until the guest pages come with their manage link, the pub's number is the way.
+    manage_url = booking.get("manage_url")
+    if kind in _UPCOMING and manage_url and is_confirmation(template):
+        # The guest's manage link (app.services.guest_pages), and the pub's number beside it.
+        lines += [
+            "",
+            f"To change or cancel your booking: {manage_url}",
+            f"Or call us on {ctx['settings']['contact_phone']} and quote {booking['reference']}.",
+        ]
+    elif kind in _UPCOMING:
+        # Without a link (no public address configured), the pub's number is the way.
         lines += [
             "",
             f"To change or cancel your booking, call us on {ctx['settings']['contact_phone']} "

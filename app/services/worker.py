@@ -37,7 +37,7 @@ from app.integrations.twilio import (
     TwilioRequestError,
     TwilioRetryableError,
 )
-from app.services import notifications, payments, tokens
+from app.services import guest_pages, notifications, payments, tokens
 from app.services.notifications import StaffAddresses
 from app.services.payments import PayPal
 from app.services.sms_text import TemplateError, sms_encoding
@@ -58,6 +58,8 @@ class Senders:
     sms_from: str | None = None
     paypal: PayPal | None = None
     quiet_hours: bool = True  # SMS_QUIET_HOURS; off only in development
+    #: PUBLIC_BASE_URL: confirmations carry the guest's manage link there (none without it).
+    public_base_url: str | None = None
     #: Where guest links point (PUBLIC_BASE_URL, else the cron request's base URL), no
     #: trailing slash; the confirm text is not written without it.
     link_base: str | None = None
@@ -196,6 +198,10 @@ async def _plan(
     sends = notifications.plan_messages(
         event, stage, ctx, staff=senders.staff, now=now, confirm_instead=waiting
     )
+    if await _with_manage_link(db, ctx, sends, senders=senders, now=now):
+        sends = notifications.plan_messages(
+            event, stage, ctx, staff=senders.staff, now=now, confirm_instead=waiting
+        )
     if waiting:
         # Planned first, so a template that cannot be rendered cancels nothing; then only what
         # was still waiting is replaced (a text sent meanwhile is followed by the update).
@@ -215,6 +221,41 @@ async def _plan(
     return sends
 
 
+async def _with_manage_link(
+    db: Database,
+    ctx: dict[str, Any],
+    sends: list[dict[str, Any]],
+    *,
+    senders: Senders,
+    now: datetime,
+) -> bool:
+    """When the guest is sent a confirmation, a new manage link for it goes into the message
+    context (``booking.manage_url``); True when one was added. None without a public address,
+    nor for a booking without a customer to hold the link."""
+    booking = ctx["booking"]
+    confirming = any(
+        notifications.is_confirmation(str(s["payload"].get("metadata", {}).get("template_key")))
+        for s in sends
+        if s["type"] in ("table_booking_sms", "table_booking_email")
+        and s["payload"].get("customer_id")
+    )
+    if not confirming or not senders.public_base_url or booking.get("manage_url"):
+        return False
+    try:
+        booking["manage_url"] = await guest_pages.issue_manage_link(
+            db,
+            booking_id=str(booking["id"]),
+            starts_at=datetime.fromisoformat(booking["starts_at"]),
+            now=now,
+            base_url=senders.public_base_url,
+        )
+    except AppError as exc:
+        if exc.code != "NOT_FOUND":
+            raise
+        return False  # no customer on the booking: no link to hold
+    return True
+
+
 async def _with_confirm_link(
     db: Database, ctx: dict[str, Any], *, senders: Senders
 ) -> dict[str, Any]:
@@ -222,7 +263,8 @@ async def _with_confirm_link(
     booking_confirm guest link that lasts until the booking starts."""
     if not notifications.confirm_request_wanted(ctx):
         return ctx
-    if not senders.link_base:
+    base = senders.link_base or senders.public_base_url
+    if not base:
         raise TemplateError("no public base URL for the confirm link (PUBLIC_BASE_URL)")
     booking = ctx["booking"]
     token = await tokens.issue_guest_token(
@@ -231,7 +273,7 @@ async def _with_confirm_link(
         action="booking_confirm",
         expires_at=datetime.fromisoformat(booking["starts_at"]),
     )
-    return {**ctx, "confirm_link": f"{senders.link_base.rstrip('/')}/g/{token}/confirm-booking"}
+    return {**ctx, "confirm_link": f"{base.rstrip('/')}/g/{token}/confirm-booking"}
 
 
 async def _kitchen_prep(db: Database, day: str, staff: StaffAddresses) -> list[dict[str, Any]]:

@@ -67,8 +67,9 @@ end
 $$;
 
 -- The booking a caller names: by reference, and for a guest (p_token_hash set) only with that
--- booking's own token; NOT_FOUND otherwise (the same answer for a wrong token). p_lock takes the
--- row lock a change needs.
+-- booking's own token, or a guest link of the booking's that the service has just opened
+-- ('link:' and its hash, tb_guest_link_holds); NOT_FOUND otherwise (the same answer for a wrong
+-- token). p_lock takes the row lock a change needs.
 create or replace function public.tb_booking_by_reference(
   p_reference text, p_token_hash text, p_lock boolean default false
 ) returns public.table_bookings
@@ -79,12 +80,14 @@ begin
   if p_lock then
     select * into b from public.table_bookings
      where booking_reference = upper(p_reference)
-       and (p_token_hash is null or manage_token_hash = p_token_hash)
+       and (p_token_hash is null or manage_token_hash = p_token_hash
+            or public.tb_guest_link_holds(id, p_token_hash))
      for update;
   else
     select * into b from public.table_bookings
      where booking_reference = upper(p_reference)
-       and (p_token_hash is null or manage_token_hash = p_token_hash);
+       and (p_token_hash is null or manage_token_hash = p_token_hash
+            or public.tb_guest_link_holds(id, p_token_hash));
   end if;
   if not found then
     raise exception using errcode = 'P0001', message = 'NOT_FOUND',

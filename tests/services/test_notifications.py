@@ -69,6 +69,7 @@ TEMPLATE_KEYS = {
     "payment_request_table": "regular",
     "booking_confirmation_regular_deposit": "regular",
     "cancellation_hold_expired_table": "regular",
+    "booking_confirmation_deposit_sorted": "regular",
     "booking_confirm_request": None,
 }
 
