@@ -17,11 +17,16 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from app.db.postgres import PostgresDatabase
 from app.services import notifications, tokens
 from app.services.notifications import StaffAddresses
 from app.services.sms_text import sms_encoding
+from tests.browser import LiveServer, browser, chromium, live, screenshot  # noqa: F401
 from tests.conftest import FakeClock, create_booking, regular_body
 from tests.services.test_notifications import context
 
@@ -599,3 +604,65 @@ class TestCallListAccess:
             assert refused.json()["error"]["code"] == code
         bad = await client.get(CALL_LIST, params={"date": "27/11/2026"}, headers=manager)
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+# In a browser, at phone width -----------------------------------------------------------------
+
+
+async def test_in_a_browser_yes_then_no(
+    client: httpx.AsyncClient,
+    key: dict[str, str],
+    conn: asyncpg.Connection,
+    clock: FakeClock,
+    live: LiveServer,  # noqa: F811
+    browser: webdriver.Chrome,  # noqa: F811
+) -> None:
+    await conn.execute(
+        "insert into tables (table_number, name, capacity, priority, bar_priority)"
+        " values ('1', 'Dining Room 4a', 4, 10, 10), ('2', 'Snug', 4, 20, 20)"
+    )
+    coming = await book(client, key, "07911 200001")
+    not_coming = await book(client, key, "07911 200002", "20:00")
+    clock.set(utc(26, 10))
+    assert (await sweep(client))["queued"] == 2
+    await run_worker(client)
+    links = {}
+    for text in await confirm_texts(conn):
+        found = LINK.search(text["body"])
+        assert found is not None
+        links[text["booking_id"]] = live.url(f"/g/{found.group(2)}/confirm-booking")
+    clock.set(utc(26, 12))
+
+    def heading() -> str:
+        return str(browser.find_element(By.TAG_NAME, "h1").text)
+
+    def press(value: str, then: str) -> None:
+        browser.find_element(By.CSS_SELECTOR, f"button[name=answer][value={value}]").click()
+        WebDriverWait(browser, 10).until(
+            expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), then)
+        )
+
+    await asyncio.to_thread(browser.get, links[coming["booking_id"]])
+    assert heading() == "Are you still coming?"
+    page_text = browser.find_element(By.TAG_NAME, "main").text
+    for fact in ("Friday 27 November", "19:00", "4 guests", "Dining Room 4a"):
+        assert fact in page_text
+    await asyncio.to_thread(screenshot, browser, "confirm-booking")
+    # Both answers are in reach on a phone without scrolling sideways.
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390
+    await asyncio.to_thread(press, "yes", "You're confirmed")
+    assert await conn.fetchval(
+        "select guest_confirmed_at from table_bookings where id = $1::uuid", coming["booking_id"]
+    ) == utc(26, 12)
+
+    await asyncio.to_thread(browser.get, links[not_coming["booking_id"]])
+    assert heading() == "Are you still coming?"
+    await asyncio.to_thread(press, "no", "Your booking is cancelled")
+    row = await conn.fetchrow(
+        "select status::text, cancelled_by, cancellation_reason from table_bookings"
+        " where id = $1::uuid",
+        not_coming["booking_id"],
+    )
+    assert row is not None
+    assert tuple(row) == ("cancelled", "guest", "guest_declined_confirmation")
