@@ -23,7 +23,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app.db.postgres import PostgresDatabase
-from app.services import notifications, tokens
+from app.services import guest_pages, notifications, tokens
 from app.services.notifications import StaffAddresses
 from app.services.sms_text import sms_encoding
 from tests.browser import LiveServer, browser, chromium, live, screenshot  # noqa: F401
@@ -553,6 +553,22 @@ class TestConfirmPage:
         assert "<form" not in shown.text
         await answer(client, token, "yes")
         assert await conn.fetchval("select guest_confirmed_at from table_bookings") is None
+
+
+async def test_a_link_opened_too_often_waits(
+    client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection, clock: FakeClock
+) -> None:
+    _made, token = await texted(client, key, conn, clock)
+    clock.set(utc(26, 12))
+    for _ in range(guest_pages.PAGE_LIMIT):
+        assert (await page(client, token)).status_code == 200
+    busy = await page(client, token)
+    assert busy.status_code == 429 and "try again in a few minutes" in busy.text
+    await answer(client, token, "yes")
+    assert await conn.fetchval("select guest_confirmed_at from table_bookings") is None
+    clock.set(utc(26, 12, 11))  # the window has passed
+    assert (await answer(client, token, "yes")).status_code == 303
+    assert await conn.fetchval("select guest_confirmed_at from table_bookings") == utc(26, 12, 11)
 
 
 async def test_no_frees_the_table(

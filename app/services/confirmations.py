@@ -16,7 +16,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from app.db.port import Database
-from app.services import tokens
+from app.services import guest_pages, tokens
 from app.services.actors import ClientInfo
 from app.services.notifications import DECLINED_CONFIRMATION
 
@@ -34,6 +34,7 @@ PageKind = Literal[
     "used",  # the link was used up
     "expired",  # the link ran out (at the booking's start)
     "unknown",  # no such link
+    "busy",  # the link was opened too often: wait a few minutes
 ]
 
 
@@ -56,6 +57,8 @@ def page_kind(view: dict[str, Any]) -> ConfirmPage:
     """The page for what ``table_booking_confirm_page`` answered (pure)."""
     state = view["state"]
     booking: dict[str, Any] | None = view.get("booking")
+    if state == "rate_limited":
+        return ConfirmPage("busy", 429, None)
     if state == "token_expired":
         return ConfirmPage("expired", 410, None)
     if state == "token_used":
@@ -87,7 +90,13 @@ async def confirm_page(db: Database, token: str, *, now: datetime) -> ConfirmPag
         return ConfirmPage("unknown", 404, None)
     view: dict[str, Any] = await db.rpc(
         "table_booking_confirm_page",
-        {"p_token_hash": tokens.hash_token(token), "p_now": now.isoformat()},
+        {
+            "p_token_hash": tokens.hash_token(token),
+            "p_now": now.isoformat(),
+            # Per link, shared with the other guest pages.
+            "p_limit": guest_pages.PAGE_LIMIT,
+            "p_window_seconds": guest_pages.PAGE_WINDOW_SECONDS,
+        },
     )
     return page_kind(view)
 
@@ -105,6 +114,8 @@ async def answer(
             "p_answer": answer,
             "p_client": client.as_json(),
             "p_now": now.isoformat(),
+            "p_limit": guest_pages.PAGE_LIMIT,
+            "p_window_seconds": guest_pages.PAGE_WINDOW_SECONDS,
         },
     )
     return result

@@ -181,15 +181,24 @@ language sql stable security definer set search_path = public, pg_temp as $$
   where b.id = p_booking_id
 $$;
 
--- GET /g/{token}/confirm-booking: {"state": ok | token_used | <the link's refusal>, "booking"}.
--- The booking is shown only for a link that opens, or one used up (by the guest's "no").
+-- GET /g/{token}/confirm-booking: {"state": ok | token_used | rate_limited | <the link's
+-- refusal>, "booking"}. Counted against the link's limit first, in the same bucket as the other
+-- guest pages (tb_guest_page's). The booking is shown only for a link that opens, or one used up
+-- (by the guest's "no").
 create or replace function public.table_booking_confirm_page(
-  p_token_hash text, p_now timestamptz
+  p_token_hash text, p_now timestamptz, p_limit integer, p_window_seconds integer
 ) returns json
-language plpgsql stable security definer set search_path = public, pg_temp as $$
+language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
-  v_open json := public.tb_guest_token_open(p_token_hash, 'booking_confirm', p_now);
+  v_rate record;
+  v_open json;
 begin
+  select * into v_rate from public.tb_rate_hit('guest_link:' || p_token_hash, p_limit,
+                                               p_window_seconds, p_now);
+  if not v_rate.allowed then
+    return json_build_object('state', 'rate_limited');
+  end if;
+  v_open := public.tb_guest_token_open(p_token_hash, 'booking_confirm', p_now);
   if v_open ->> 'state' not in ('ok', 'token_used') then
     return json_build_object('state', v_open ->> 'state');
   end if;
@@ -202,10 +211,12 @@ $$;
 -- POST answer=yes|no. yes: guest_confirmed_at (once: a second yes changes nothing and says so),
 -- audited. no: our cancel (cancelled_by guest, reason guest_declined_confirmation: refund by
 -- the booking's terms, counters, messages and the tables freed as any cancel), and the link is
--- used up. Returns {"state": confirmed | already_confirmed | cancelled | booking_cancelled |
--- booking_started | not_answerable | <the link's refusal>, "refund"?}.
+-- used up. Counted against the link's limit like the page. Returns {"state": confirmed |
+-- already_confirmed | cancelled | booking_cancelled | booking_started | not_answerable |
+-- rate_limited | <the link's refusal>, "refund"?}.
 create or replace function public.table_booking_confirm_answer(
-  p_token_hash text, p_answer text, p_client jsonb, p_now timestamptz
+  p_token_hash text, p_answer text, p_client jsonb, p_now timestamptz, p_limit integer,
+  p_window_seconds integer
 ) returns json
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
@@ -214,10 +225,16 @@ declare
   b public.table_bookings;
   v_actor constant jsonb := '{"kind": "guest", "id": null, "email": null, "name": null}';
   v_cancel json;
+  v_rate record;
 begin
   if p_answer is null or p_answer not in ('yes', 'no') then
     raise exception using errcode = 'P0001', message = 'VALIDATION_ERROR',
       detail = 'The answer is yes or no.', hint = '[{"field": "answer", "message": "yes or no"}]';
+  end if;
+  select * into v_rate from public.tb_rate_hit('guest_link:' || p_token_hash, p_limit,
+                                               p_window_seconds, p_now);
+  if not v_rate.allowed then
+    return json_build_object('state', 'rate_limited');
   end if;
   -- The link first, then its booking, each locked: two taps at once answer one after the other.
   select * into g from public.guest_tokens
