@@ -622,6 +622,35 @@ class TestCallListAccess:
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "VALIDATION_ERROR"
 
 
+async def test_the_call_list_and_sweep_answer_as_documented(
+    client: httpx.AsyncClient,
+    key: dict[str, str],
+    conn: asyncpg.Connection,
+    clock: FakeClock,
+) -> None:
+    """Real answers, checked strictly (no field the schema does not name) against /openapi.json."""
+    from tests.test_openapi_docs import _document, _problems, _validator
+
+    document = await _document(client)
+    texted_booking = await book(client, key, "07911 200001")
+    opted_out = await book(client, key, "07911 200002", "20:00")
+    await opt_out(conn, opted_out["booking_id"])
+    clock.set(utc(26, 10))
+    answers = [(SWEEP, await client.get(SWEEP, headers=CRON))]
+    await run_worker(client)
+    answers.append((CALL_LIST, await client.get(CALL_LIST, headers=key)))
+    problems = []
+    for path, response in answers:
+        assert response.status_code == 200, response.text
+        schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        validator = _validator(document, schema["schema"], strict=True)
+        problems += [f"{path}: {p}" for p in _problems(validator, response.json())]
+    assert problems == []
+    data = answers[1][1].json()["data"]
+    assert [r["booking_id"] for r in data["unanswered"]] == [texted_booking["booking_id"]]
+    assert [r["booking_id"] for r in data["not_texted"]] == [opted_out["booking_id"]]
+
+
 # In a browser, at phone width -----------------------------------------------------------------
 
 
