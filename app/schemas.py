@@ -788,7 +788,8 @@ class CallListNotTexted(Shown):
     table_name: str | None
     reason: str = Field(
         description="no_mobile, opted_out, messaging_<status>, cannot_receive_texts, "
-        "text_failed, not_ours (made in the pub's app), or why the text was not sent."
+        "text_failed, too_late_to_text (booked after the sweep), not_ours (made in the pub's "
+        "app), or why the text was not sent."
     )
 
 

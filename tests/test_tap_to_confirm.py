@@ -390,6 +390,22 @@ class TestWorker:
         assert [r["reason"] for r in listed["data"]["not_texted"]] == ["booking_moved"]
 
 
+async def test_a_booking_made_on_the_day_is_rung_not_texted(
+    client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection, clock: FakeClock
+) -> None:
+    clock.set(utc(27, 10))  # Friday morning, for Friday evening
+    made = await book(client, key, "07911 200001")
+    assert (await sweep(client))["queued"] == 0
+    listed = (await client.get(CALL_LIST, params={"date": FRIDAY}, headers=key)).json()["data"]
+    assert [(r["booking_id"], r["reason"]) for r in listed["not_texted"]] == [
+        (made["booking_id"], "too_late_to_text")
+    ]
+    # While its day is ahead, a booking not yet swept is only counted.
+    clock.set(utc(26, 9))
+    ahead = (await client.get(CALL_LIST, params={"date": FRIDAY}, headers=key)).json()["data"]
+    assert ahead["not_texted"] == [] and ahead["counts"]["waiting"] == 1
+
+
 async def test_the_link_points_at_the_public_base_url(
     limited_app: Any, key: dict[str, str], conn: asyncpg.Connection, clock: FakeClock
 ) -> None:

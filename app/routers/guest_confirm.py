@@ -86,4 +86,4 @@ async def call_list(
     """Who to ring: guests who did not answer the confirm text, and those who could not be
     texted."""
     day = date or confirmations.tomorrow(now)
-    return {"success": True, "data": await confirmations.call_list(db, day=day)}
+    return {"success": True, "data": await confirmations.call_list(db, day=day, now=now)}

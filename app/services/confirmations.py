@@ -126,10 +126,10 @@ def tomorrow(now: datetime) -> date:
     return now.astimezone(LONDON).date() + timedelta(days=1)
 
 
-async def call_list(db: Database, *, day: date) -> dict[str, Any]:
+async def call_list(db: Database, *, day: date, now: datetime) -> dict[str, Any]:
     """Confirmed bookings of ``day`` whose guest did not answer the text, and those who could not
     be texted: the guests staff ring."""
     listed: dict[str, Any] = await db.rpc(
-        "table_booking_confirm_call_list", {"p_date": day.isoformat()}
+        "table_booking_confirm_call_list", {"p_date": day.isoformat(), "p_now": now.isoformat()}
     )
     return listed

@@ -276,8 +276,10 @@ $$;
 -- The staff call list for p_date: confirmed bookings whose guest was texted and has not answered
 -- (unanswered), and those whose guest could not be texted (not_texted, with the reason), so
 -- staff ring them. Bookings whose text is still to go (before the sweep's hour, or held for
--- quiet hours) and those answered yes are counted only.
-create or replace function public.table_booking_confirm_call_list(p_date date) returns json
+-- quiet hours) and those answered yes are counted only; one never swept once its day has come
+-- (booked on the day, or after the last run the day before) is too_late_to_text.
+create or replace function public.table_booking_confirm_call_list(p_date date, p_now timestamptz)
+returns json
 language sql stable security definer set search_path = public, pg_temp as $$
   with day as (
     select b.id, b.booking_reference, b.booking_time, b.party_size, b.guest_confirmed_at,
@@ -319,11 +321,14 @@ language sql stable security definer set search_path = public, pg_temp as $$
         when d.sms_result ? 'message_id' then 'unanswered'
         when d.notify_status in ('pending', 'processing')
              or d.sms_status in ('pending', 'processing') then 'waiting'
-        when d.sent_at is null and d.ours and d.unreachable is null then 'waiting'
+        -- Still to be swept: only while the day is ahead (the sweep texts tomorrow's).
+        when d.sent_at is null and d.ours and d.unreachable is null
+             and p_date > (p_now at time zone 'Europe/London')::date then 'waiting'
         else 'not_texted'
       end as state,
       case
         when d.sent_at is null and not d.ours and d.unreachable is null then 'not_ours'
+        when d.sent_at is null and d.unreachable is null then 'too_late_to_text'
         when d.sent_at is null then d.unreachable
         when d.sms_status = 'failed' then 'text_failed'
         when d.sms_result ? 'skipped' then d.sms_result ->> 'skipped'
