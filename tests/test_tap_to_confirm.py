@@ -571,6 +571,20 @@ class TestConfirmPage:
         assert await conn.fetchval("select guest_confirmed_at from table_bookings") is None
 
 
+async def test_a_guest_who_said_yes_may_still_cancel(
+    client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection, clock: FakeClock
+) -> None:
+    _made, token = await texted(client, key, conn, clock)
+    clock.set(utc(26, 12))
+    await answer(client, token, "yes")
+    confirmed = await page(client, token)
+    assert "Can't make it after all?" in confirmed.text and 'value="yes"' not in confirmed.text
+    clock.set(utc(27, 8))
+    assert (await answer(client, token, "no")).status_code == 303
+    row = await conn.fetchrow("select status::text, cancellation_reason from table_bookings")
+    assert row is not None and tuple(row) == ("cancelled", "guest_declined_confirmation")
+
+
 async def test_a_link_opened_too_often_waits(
     client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection, clock: FakeClock
 ) -> None:
