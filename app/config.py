@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     reminder_regular_hour: int = Field(
         default=9, ge=0, le=23, description="London hour from which same-day reminders go."
     )
+    confirm_request_hour: int = Field(
+        default=10,
+        ge=0,
+        le=23,
+        description="London hour from which the day-before confirm texts go (tap-to-confirm).",
+    )
     review_delay_hours: int = Field(
         default=3, ge=0, le=48, description="Hours after a booking ends before asking for a review."
     )

@@ -44,6 +44,7 @@ from app.integrations.twilio import TwilioClient
 from app.logs import RequestLog
 from app.routers import (
     cron,
+    guest_confirm,
     health,
     management_reads,
     monitoring,
@@ -152,6 +153,8 @@ def create_app(
         expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
     )
     app.include_router(health.router)
+    # Before table_bookings, whose /{reference} would take /confirmations.
+    app.include_router(guest_confirm.router)
     app.include_router(table_bookings.router)
     app.include_router(cron.router)
     app.include_router(monitoring.router)

@@ -1849,6 +1849,110 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             503: unavailable(),
         },
     ),
+    ("GET", "/api/cron/table-booking-confirmations"): Operation(
+        summary="Queue confirm texts",
+        description="Tap-to-confirm: from `CONFIRM_REQUEST_HOUR` (10:00 London) on the day "
+        "before, text each confirmed booking of tomorrow once with its confirm link "
+        "(`/g/{token}/confirm-booking`), where the guest answers yes or cancels. Not a guest "
+        "who opted out of texts or has no mobile: they are on the staff call list instead. "
+        "Before the hour it queues nothing (`waiting`)." + CRON_AUTH,
+        security=CRON,
+        responses={
+            200: Response(
+                "How many confirm texts were queued, for which day.",
+                {
+                    "queued": example(
+                        "after the hour", ok({"queued": 12, "date": "2026-11-27", "waiting": False})
+                    ),
+                    "waiting": example(
+                        "before the hour", ok({"queued": 0, "date": "2026-11-27", "waiting": True})
+                    ),
+                },
+            ),
+            401: CRON_UNAUTHORIZED,
+            503: unavailable(),
+        },
+    ),
+    ("GET", "/api/table-bookings/confirmations"): Operation(
+        summary="Confirm call list",
+        description="The guests to ring about a day's bookings (`date`, London; tomorrow by "
+        "default): confirmed bookings whose guest was sent the day-before confirm text and has "
+        "not answered (`unanswered`, with when it was texted and Twilio's delivery status), and "
+        "those whose guest could not be texted (`not_texted`, with the `reason`: `no_mobile`, "
+        "`opted_out`, `cannot_receive_texts`, `text_failed`, ...). Bookings still waiting for "
+        "their text and those answered yes are only counted. Shows guests' phone numbers; read "
+        "only." + acting_auth("manage:table_bookings", "view", guest=False),
+        security=KEY_OR_STAFF,
+        parameters={"date": {"friday": example("Friday's bookings", "2026-11-27")}},
+        responses={
+            200: Response(
+                "The call list.",
+                {
+                    "list": example(
+                        "one guest did not answer, one cannot be texted",
+                        ok(
+                            {
+                                "date": "2026-11-27",
+                                "unanswered": [
+                                    {
+                                        "booking_id": BOOKING_ID,
+                                        "booking_reference": REF,
+                                        "name": "Ann Lee",
+                                        "phone": "+447700900123",
+                                        "time": "19:00",
+                                        "party_size": 4,
+                                        "table_name": "Dining Room 4a",
+                                        "texted_at": "2026-11-26T10:00:12+00:00",
+                                        "delivery_status": "delivered",
+                                    }
+                                ],
+                                "not_texted": [
+                                    {
+                                        "booking_id": SUNDAY_ID,
+                                        "booking_reference": SUNDAY_REF,
+                                        "name": "Sam Cole",
+                                        "phone": "+447700900456",
+                                        "time": "20:00",
+                                        "party_size": 2,
+                                        "table_name": None,
+                                        "reason": "opted_out",
+                                    }
+                                ],
+                                "counts": {
+                                    "confirmed": 9,
+                                    "answered_yes": 7,
+                                    "unanswered": 1,
+                                    "not_texted": 1,
+                                    "waiting": 0,
+                                },
+                            }
+                        ),
+                    )
+                },
+            ),
+            400: invalid(
+                (
+                    "a malformed date",
+                    error(
+                        "VALIDATION_ERROR",
+                        "The request is not valid: date.",
+                        [{"field": "date", "message": "Value error, must be a date YYYY-MM-DD"}],
+                    ),
+                )
+            ),
+            401: unauthorized(
+                ("no credential", NO_CREDENTIAL),
+                ("unknown, inactive or expired key", BAD_KEY),
+                ("expired staff sign-in", STAFF_EXPIRED),
+            ),
+            403: forbidden(
+                ("the key lacks `manage:table_bookings`", lacks_scope("manage:table_bookings")),
+                ("the staff role lacks `table_bookings:view`", role_lacks("view")),
+            ),
+            429: key_rate_limited(),
+            503: staff_unavailable(),
+        },
+    ),
     ("GET", "/api/cron/table-booking-monitoring"): Operation(
         summary="Compute the figures and alert the manager",
         description="Booking success, payment completion and failures, SMS delivery, API "

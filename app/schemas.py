@@ -753,3 +753,56 @@ class AvailabilityQuery(BaseModel):
             "accessible": self.requires_accessible_table,
             "high_chairs": self.high_chair_count,
         }
+
+
+# Tap-to-confirm (the day-before confirm text and the staff call list) ---------------------------
+
+
+class ConfirmRequestsQueued(Shown):
+    queued: int = Field(description="Confirm texts queued by this run.")
+    date: IsoDate = Field(description="The day whose bookings are texted (tomorrow, London).")
+    waiting: bool = Field(description="True before CONFIRM_REQUEST_HOUR: nothing is sent yet.")
+
+
+class CallListUnanswered(Shown):
+    booking_id: UUID
+    booking_reference: str
+    name: str | None
+    phone: str | None
+    time: str = Field(examples=["19:00"])
+    party_size: int
+    table_name: str | None
+    texted_at: str | None = Field(description="When the confirm text went (London, ISO 8601).")
+    delivery_status: str | None = Field(
+        description="Twilio's last word on the text (queued, sent, delivered, failed, outbox)."
+    )
+
+
+class CallListNotTexted(Shown):
+    booking_id: UUID
+    booking_reference: str
+    name: str | None
+    phone: str | None
+    time: str = Field(examples=["19:00"])
+    party_size: int
+    table_name: str | None
+    reason: str = Field(
+        description="no_mobile, opted_out, messaging_<status>, cannot_receive_texts, "
+        "text_failed, too_late_to_text (booked after the sweep), not_ours (made in the pub's "
+        "app), or why the text was not sent."
+    )
+
+
+class CallListCounts(Shown):
+    confirmed: int
+    answered_yes: int
+    unanswered: int
+    not_texted: int
+    waiting: int = Field(description="Texts still to go (before the hour, or quiet hours).")
+
+
+class ConfirmCallList(Shown):
+    date: IsoDate
+    unanswered: list[CallListUnanswered]
+    not_texted: list[CallListNotTexted]
+    counts: CallListCounts

@@ -326,7 +326,7 @@ class TestOurMigrationsOnlyAdd:
         # of the pub's changed (fp.changes above); added only the SMS templates and settings we
         # need that the pub lacks.
         assert fp.rows_added(before, after) == {
-            "public.table_booking_sms_templates": 6,
+            "public.table_booking_sms_templates": 7,
             "public.system_settings": 3,
         }
         check = await asyncpg.connect(pub_bare)
@@ -335,8 +335,8 @@ class TestOurMigrationsOnlyAdd:
                 "select template_key from table_booking_sms_templates"
                 " where template_key in ('cancellation_hold_expired', 'refund_problem',"
                 " 'payment_request_table', 'booking_confirmation_regular_deposit',"
-                " 'cancellation_hold_expired_table', 'booking_confirmation_deposit_sorted')"
-                " order by 1"
+                " 'cancellation_hold_expired_table', 'booking_confirmation_deposit_sorted',"
+                " 'booking_confirm_request') order by 1"
             )
             # Our own history.
             ours = await check.fetchval(f"select count(*) from {migrations.HISTORY_TABLE}")  # noqa: S608
@@ -346,6 +346,7 @@ class TestOurMigrationsOnlyAdd:
         finally:
             await check.close()
         assert [r["template_key"] for r in templates] == [
+            "booking_confirm_request",
             "booking_confirmation_deposit_sorted",
             "booking_confirmation_regular_deposit",
             "cancellation_hold_expired",

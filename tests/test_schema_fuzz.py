@@ -76,6 +76,8 @@ ACCESS: dict[str, str] = {
     "GET /api/cron/table-booking-reminders": "cron",
     "GET /api/cron/table-booking-reviews": "cron",
     "GET /api/cron/table-booking-monitoring": "cron",
+    "GET /api/cron/table-booking-confirmations": "cron",
+    "GET /api/table-bookings/confirmations": "key",
     "GET /metrics": "cron",
     "POST /api/webhooks/twilio/status": "webhook",
     "POST /api/webhooks/twilio/inbound": "webhook",

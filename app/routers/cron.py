@@ -6,6 +6,7 @@ nothing. Every handler is safe to run twice at once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from app.config import Environment
 from app.deps import Db, Now, SettingsDep
 from app.errors import Unauthorized
 from app.schemas import (
+    ConfirmRequestsQueued,
     Envelope,
     ErrorEnvelope,
     HoldsExpired,
@@ -23,7 +25,7 @@ from app.schemas import (
     RemindersQueued,
     ReviewsQueued,
 )
-from app.services import worker
+from app.services import confirmations, worker
 from app.services.worker import Senders
 
 router = APIRouter(prefix="/api/cron", tags=["cron"])
@@ -65,9 +67,16 @@ async def _senders(request: Request) -> Senders:
     responses=_ERRORS,
 )
 async def process_jobs(
-    db: Db, now: Now, senders: Annotated[Senders, Depends(_senders)]
+    db: Db,
+    now: Now,
+    senders: Annotated[Senders, Depends(_senders)],
+    settings: SettingsDep,
+    request: Request,
 ) -> dict[str, Any]:
     """Claim due jobs, write booking messages, send texts and emails (or record them)."""
+    # Guest links in the texts written now point at PUBLIC_BASE_URL, else at this host.
+    link_base = (settings.public_base_url or str(request.base_url)).rstrip("/")
+    senders = dataclasses.replace(senders, link_base=link_base)
     report = await worker.process_jobs(db, senders=senders, now=now)
     return {"success": True, "data": report.as_json()}
 
@@ -120,5 +129,21 @@ async def reviews(db: Db, now: Now, settings: SettingsDep) -> dict[str, Any]:
     queued = await db.rpc(
         "table_booking_queue_reviews",
         {"p_now": now.isoformat(), "p_delay_hours": settings.review_delay_hours},
+    )
+    return {"success": True, "data": queued}
+
+
+@router.get(
+    "/table-booking-confirmations",
+    summary="Queue confirm texts",
+    dependencies=[CronAuth],
+    response_model=Envelope[ConfirmRequestsQueued],
+    responses=_ERRORS,
+)
+async def confirm_requests(db: Db, now: Now, settings: SettingsDep) -> dict[str, Any]:
+    """Text each confirmed booking of tomorrow once, from CONFIRM_REQUEST_HOUR (London), with
+    its confirm link."""
+    queued = await confirmations.queue_confirm_requests(
+        db, now=now, hour=settings.confirm_request_hour
     )
     return {"success": True, "data": queued}

@@ -79,6 +79,8 @@ def template_variables(
         "review_link": settings.get("review_link") or "",
         "payment_link": booking.get("payment_url") or "",
         "deadline": _deadline(booking.get("hold_expires_at"), now),
+        # Minted by the worker when it writes the confirm text (CONFIRM_REQUEST), else empty.
+        "confirm_link": str(ctx.get("confirm_link") or ""),
     }
 
 
@@ -145,9 +147,28 @@ _SMS_TEMPLATES: dict[str, str] = {
     "reminder": "reminder_{type}",
     "review": "review_request",
     "refund_failed": "refund_problem",
+    "confirm_request": "booking_confirm_request",
 }
 #: ``source`` of a booking made through the 2026 contract, as the pub's own create names it.
 WEBSITE_2026_SOURCE = "brand_site"
+#: The day-before "are you still coming?" text (tap-to-confirm) and its template.
+CONFIRM_REQUEST = "confirm_request"
+CONFIRM_TEMPLATE = "booking_confirm_request"
+#: cancellation_reason of a booking the guest cancelled from the confirm link.
+DECLINED_CONFIRMATION = "guest_declined_confirmation"
+
+
+def confirm_request_wanted(ctx: Mapping[str, Any]) -> bool:
+    """Whether the confirm text is to be written: a booking still confirmed whose guest's number
+    can take a text (so the link is minted only for a text that will be planned)."""
+    mobile = ctx["customer"].get("mobile")
+    return (
+        ctx["booking"]["status"] == "confirmed"
+        and bool(mobile)
+        and phones.can_receive_sms(str(mobile))
+    )
+
+
 #: cancellation_reason of a booking whose deposit was not paid within its hold.
 HOLD_EXPIRED = "payment_hold_expired"
 
@@ -256,10 +277,13 @@ def plan_messages(
         template = None  # cancelled since: the guest hears of the cancellation, nothing else
     if event == "refund_failed" and not booking.get("refund_promised"):
         template = None  # the cancellation already said staff would arrange the refund
+    if event == CONFIRM_REQUEST and not ctx.get("confirm_link"):
+        template = None  # never a confirm text without its link
     channels = [
         # Texts only to numbers that can receive one (never a landline or premium rate).
         ("sms", bool(customer.get("mobile")) and phones.can_receive_sms(customer["mobile"])),
-        ("email", bool(customer.get("email")) and event != "review"),
+        # The review request and the confirm text are texts only.
+        ("email", bool(customer.get("email")) and event not in ("review", CONFIRM_REQUEST)),
     ]
     for channel, reachable in channels:
         chosen = template
@@ -495,6 +519,8 @@ def _cancellation_lines(booking: Mapping[str, Any]) -> list[str]:
     reason = booking.get("cancellation_reason")
     if reason == HOLD_EXPIRED:
         lines.append("Reason: the deposit was not paid in time (hold expired)")
+    elif reason == DECLINED_CONFIRMATION:
+        lines.append("Reason: the guest answered no to the day-before confirm text")
     elif reason:
         lines.append(f"Reason: {reason}")
     due = booking.get("refund_due")

@@ -37,7 +37,7 @@ from app.integrations.twilio import (
     TwilioRequestError,
     TwilioRetryableError,
 )
-from app.services import guest_pages, notifications, payments
+from app.services import guest_pages, notifications, payments, tokens
 from app.services.notifications import StaffAddresses
 from app.services.payments import PayPal
 from app.services.sms_text import TemplateError, sms_encoding
@@ -60,6 +60,9 @@ class Senders:
     quiet_hours: bool = True  # SMS_QUIET_HOURS; off only in development
     #: PUBLIC_BASE_URL: confirmations carry the guest's manage link there (none without it).
     public_base_url: str | None = None
+    #: Where guest links point (PUBLIC_BASE_URL, else the cron request's base URL), no
+    #: trailing slash; the confirm text is not written without it.
+    link_base: str | None = None
 
 
 @dataclass
@@ -182,6 +185,8 @@ async def _plan(
     held for quiet hours, say) cancels it and sends the confirmation with the booking as it is
     now instead, so the guest gets one message, never the old details beside the new."""
     booking_id = ctx["booking"]["id"]
+    if event == notifications.CONFIRM_REQUEST:
+        ctx = await _with_confirm_link(db, ctx, senders=senders)
     waiting: frozenset[str] = frozenset()
     if event == "updated":
         waiting = frozenset(
@@ -251,6 +256,26 @@ async def _with_manage_link(
     return True
 
 
+async def _with_confirm_link(
+    db: Database, ctx: dict[str, Any], *, senders: Senders
+) -> dict[str, Any]:
+    """The context with the guest's confirm link, minted now, as the text is written: a
+    booking_confirm guest link that lasts until the booking starts."""
+    if not notifications.confirm_request_wanted(ctx):
+        return ctx
+    base = senders.link_base or senders.public_base_url
+    if not base:
+        raise TemplateError("no public base URL for the confirm link (PUBLIC_BASE_URL)")
+    booking = ctx["booking"]
+    token = await tokens.issue_guest_token(
+        db,
+        booking_id=str(booking["id"]),
+        action="booking_confirm",
+        expires_at=datetime.fromisoformat(booking["starts_at"]),
+    )
+    return {**ctx, "confirm_link": f"{base.rstrip('/')}/g/{token}/confirm-booking"}
+
+
 async def _kitchen_prep(db: Database, day: str, staff: StaffAddresses) -> list[dict[str, Any]]:
     if not staff.kitchen:
         return []
@@ -289,6 +314,20 @@ async def _send_sms(
         report.deferred += 1
         return
     unique_key = payload["unique_key"]
+    if metadata.get("template_key") == notifications.CONFIRM_TEMPLATE:
+        # Checked again as it goes: never to a booking since cancelled, answered or moved.
+        stale = await db.rpc(
+            "table_booking_confirm_text_due",
+            {
+                "p_booking_id": metadata.get("table_booking_id"),
+                "p_stage": metadata.get("stage"),
+                "p_now": now.isoformat(),
+            },
+        )
+        if stale:
+            await _done(db, job, {"skipped": stale})
+            report.skipped += 1
+            return
     decision = await db.rpc(
         "table_booking_sms_begin",
         {
@@ -435,6 +474,11 @@ async def _send_sms(
             "p_sent": sent,
         },
     )
+    if metadata.get("template_key") == notifications.CONFIRM_TEMPLATE:
+        await db.rpc(
+            "table_booking_confirm_text_sent",
+            {"p_booking_id": metadata.get("table_booking_id"), "p_sent_at": now.isoformat()},
+        )
     await _reminder_history(db, metadata, "sent", None)
 
 

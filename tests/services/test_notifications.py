@@ -70,6 +70,7 @@ TEMPLATE_KEYS = {
     "booking_confirmation_regular_deposit": "regular",
     "cancellation_hold_expired_table": "regular",
     "booking_confirmation_deposit_sorted": "regular",
+    "booking_confirm_request": None,
 }
 
 #: Realistic values for every variable a seeded template uses.
@@ -93,6 +94,9 @@ VARIABLES = {
     "review_link": REVIEW_LINK,
     "deadline": "10:30 today",
     "payment_link": "https://www.paypal.com/checkoutnow?token=8AB12345CD678901E",
+    # A guest link on the service's public host: 43 characters of token.
+    "confirm_link": "https://management.orangejelly.co.uk/g/"
+    "xaDb1pSGT1UEMCzQVwnl9aWi7vdEelrumkIlVrhoKOc/confirm-booking",
 }
 
 
@@ -1121,6 +1125,7 @@ class TestTemplateVariables:
             "review_link": REVIEW_LINK,
             "payment_link": "",
             "deadline": "the day before",
+            "confirm_link": "",  # minted only for the confirm text
         }
 
     def test_defaults_without_a_name_roasts_or_allergies(self) -> None:
