@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
         "--scopes",
         required=True,
         help="comma-separated: read:table_bookings, write:table_bookings, manage:table_bookings, "
-        "*; for the pub's website (2026 contract) also create:bookings, payments:capture",
+        "*; for the pub's website (2026 contract) also create:bookings, payments:capture, "
+        "read:menu",
     )
     create.add_argument("--rate-limit", type=int, default=1000, help="requests per hour")
     create.add_argument(

@@ -11,7 +11,9 @@ with a 390x844 viewport (a phone). Use it from a test module::
     from tests.browser import browser, chromium, live  # noqa: F401  (fixtures used by name)
 
 ``live`` serves the test's ``settings`` (override that fixture for PayPal) on the test's
-database. ``screenshot(driver, name)`` saves ``docs/screenshots/<name>.png``.
+database. ``screenshot(driver, name)`` saves ``<name>.png`` into ``$SCREENSHOT_DIR`` when that is
+set (``SCREENSHOT_DIR=docs/screenshots`` refreshes the committed ones), else into a temporary
+folder, so a test run leaves the working tree as it was.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import os
 import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,7 +42,9 @@ from app.main import create_app
 CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 PHONE = (390, 844)
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SCREENSHOTS = Path(
+    os.environ.get("SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="anchor-screenshots-")
+)
 
 
 @dataclass
@@ -182,7 +187,7 @@ def browser(chromium: webdriver.Chrome) -> Iterator[webdriver.Chrome]:
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> Path:
-    """The page as a phone shows it, whole (its full height), as docs/screenshots/<name>.png."""
+    """The page as a phone shows it, whole (its full height), as <name>.png (module doc)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))

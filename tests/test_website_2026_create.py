@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import FakeClock, envelope_error
+from tests.pub_floor import set_setting
 
 pytestmark = pytest.mark.parametrize("database_kind", ["fresh", "pub"], indirect=True)
 
@@ -613,3 +614,20 @@ class TestPreorder:
             website_body(1, time="17:00", phone="07700 900789", preorder=seats, **accepted),
         )
         assert too_many.json()["data"]["preorder"]["error"] == "too_many_covers"
+
+
+async def test_the_websites_one_key_is_not_held_to_a_keys_unpaid_holds(
+    client: httpx.AsyncClient, make_key: Any, conn: asyncpg.Connection
+) -> None:
+    """Every guest of the website books under its one key: a key's cap on bookings awaiting
+    their deposit (issue 14) would refuse the eleventh group of the day, so it is not applied
+    to the website's bookings; each guest is still held to the cap per phone."""
+    await two_eights(conn)
+    await set_setting(conn, "sunday_lunch_unpaid_holds_per_client", 1)
+    website = await make_key(WEBSITE_SCOPES)
+    first = await post(client, website, website_body(16))
+    second = await post(
+        client, website, {**website_body(16), "date": "2026-12-18", "phone": "07700 900124"}
+    )
+    assert [first.status_code, second.status_code] == [201, 201], second.text
+    assert second.json()["data"]["state"] == "pending_payment"

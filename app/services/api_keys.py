@@ -27,8 +27,8 @@ WRITE = "write:table_bookings"
 MANAGE = "manage:table_bookings"
 ALL_SCOPES = "*"
 TABLE_BOOKING_SCOPES = (READ, WRITE, MANAGE)
-#: The pub's scopes of the 2026 website contract (its website key holds both).
-WEBSITE_2026_SCOPES = ("create:bookings", "payments:capture")
+#: The pub's scopes of the 2026 website contract (its website key holds them all).
+WEBSITE_2026_SCOPES = ("create:bookings", "payments:capture", "read:menu")
 KNOWN_SCOPES = frozenset({*TABLE_BOOKING_SCOPES, ALL_SCOPES, *WEBSITE_2026_SCOPES})
 
 

@@ -414,7 +414,10 @@ begin
   v_status := case when v_deposit > 0 then 'pending_payment' else 'confirmed' end;
   -- Unpaid holds are bounded (after the claim, whose half-hour locks make the share exact).
   if v_status = 'pending_payment' and not v_staff then
+    -- A key's holds are bounded, but not the pub's 2026 website's (source brand_site): its one
+    -- key books for every guest, who are bounded by phone and by the share below.
     v_client := case when p_request #>> '{actor,kind}' = 'api_key'
+                      and p_request ->> 'source' is distinct from 'brand_site'
                      then 'api_key:' || (p_request #>> '{actor,id}') end;
     perform public.tb_limit_unpaid_holds(v_client, v_customer, v_date, v_time, v_start,
                                          v_duration, v_party, p_now, cfg);
