@@ -219,7 +219,7 @@ class TestMintingKeys:
         caller = await api_keys.authenticate_api_key(
             db, raw_key="anch_bootstrap_value", now=datetime.now(UTC)
         )
-        assert caller.scopes == set(api_keys.TABLE_BOOKING_SCOPES)
+        assert caller.scopes == {*api_keys.TABLE_BOOKING_SCOPES, *api_keys.WEBSITE_2026_SCOPES}
 
 
 class TestScopeRuleInSql:

@@ -130,13 +130,14 @@ async def create_api_key(
 
 
 async def ensure_bootstrap_key(db: Database, *, raw_key: str) -> None:
-    """Make sure a key with exactly this value exists, active, with every table-booking scope."""
+    """Make sure a key with exactly this value exists, active, with every table-booking scope
+    and the 2026 website's, so one demo key books through both of the website's contracts."""
     row = await db.rpc(
         "api_key_ensure",
         {
             "p_key_hash": hash_key(raw_key),
             "p_name": "bootstrap (BOOTSTRAP_API_KEY)",
-            "p_permissions": list(TABLE_BOOKING_SCOPES),
+            "p_permissions": [*TABLE_BOOKING_SCOPES, *WEBSITE_2026_SCOPES],
         },
     )
     logger.info("api_keys.bootstrap_ensured key_id=%s", row["id"])
