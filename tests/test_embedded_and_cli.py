@@ -109,7 +109,10 @@ class TestEmbeddedDefault:
                 caller = await api_keys.authenticate_api_key(
                     db, raw_key=BOOTSTRAP, now=datetime.now(UTC)
                 )
-                assert caller.scopes == set(api_keys.TABLE_BOOKING_SCOPES)
+                assert caller.scopes == {
+                    *api_keys.TABLE_BOOKING_SCOPES,
+                    *api_keys.WEBSITE_2026_SCOPES,
+                }
                 counts = await db._pool.fetchrow(  # a peek under the port, for the test only
                     "select (select count(*) from sunday_lunch_menu_items) as menu,"
                     " (select count(*) from api_keys) as keys,"

@@ -6,7 +6,6 @@ language, the stylesheet's contrast, visible focus). Screenshots go to docs/scre
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -465,36 +464,6 @@ async def test_the_websites_booking_is_paid_on_its_next_step_page_and_then_manag
     assert sms_encoding(sms["body"]).segments <= 2
     shown = await client.get(manage.group(1))
     assert "Confirmed" in text_of(shown) and data["booking_reference"] in shown.text
-
-
-async def test_the_page_pays_with_its_own_order_after_the_websites_buttons_made_one(
-    client: httpx.AsyncClient,
-    make_key: Any,
-    conn: asyncpg.Connection,
-    paypal: FakePayPal,  # noqa: F811
-) -> None:
-    """The website's create-order keeps its order for its inline buttons; the page's Pay makes
-    an order that returns to the page (its own PayPal-Request-Id), and stores that one."""
-    await two_eights(conn)
-    pay_as(paypal, "160.00")
-    website = await make_key(WEBSITE_SCOPES)
-    data = (await post(client, website, website_body(16))).json()["data"]
-    inline = await client.post(
-        f"/management/api/external/table-bookings/{data['booking_id']}/paypal/create-order",
-        headers={"Authorization": "Bearer " + website["X-API-Key"]},
-    )
-    assert inline.status_code == 200, inline.text
-    assert paypal.create.calls[-1].request.headers["PayPal-Request-Id"] == (
-        f"tb-deposit-{data['booking_id']}"
-    )
-    page = data["next_step_url"].removeprefix("https://tb.example")
-    pressed = await client.post(page, headers=FORM)
-    assert pressed.status_code == 303
-    assert len(paypal.create.calls) == 2
-    sent = paypal.create.calls[-1].request
-    assert sent.headers["PayPal-Request-Id"] == f"tb-deposit-{data['booking_id']}-page"
-    context = json.loads(sent.content)
-    assert "https://tb.example" + page + "/return" in json.dumps(context)
 
 
 # Over HTTP: the manage page ---------------------------------------------------------------

@@ -124,11 +124,7 @@ async def create_order(
             body["approve_url"] = approve_url
         return 200, body
 
-    # The guest page sends the guest to PayPal and back to itself, so its order is its own
-    # (made with its return URL, under its own request id, which PayPal answers with the same
-    # order for six hours); the website's order (its inline buttons) is reused only by the
-    # website.
-    stored = facts.get("order_id") if return_url is None else None
+    stored = facts.get("order_id")
     if stored:
         try:
             order = await paypal.client.get_order(stored)
@@ -149,7 +145,7 @@ async def create_order(
             description=f"Table booking deposit \u2013 {facts['party_size']} guests",
             return_url=return_url or paypal.return_url,
             cancel_url=cancel_url or return_url or paypal.cancel_url,
-            request_id=f"tb-deposit-{booking_id}" + ("" if return_url is None else "-page"),
+            request_id=f"tb-deposit-{booking_id}",
         )
     except PayPalError as exc:
         logger.warning("paypal.order.failed booking=%s status=%s", booking_id, exc.status)
