@@ -180,6 +180,12 @@ def client_limits(scope: str, client: ClientInfo, per_minute: int) -> tuple[Extr
     return (ExtraLimit(f"client:{scope}:{client.ip}", per_minute, 60),)
 
 
+def link_base(request: Request) -> str:
+    """Where guest links point: PUBLIC_BASE_URL, else this request's host; no trailing slash."""
+    settings: Settings = request.app.state.settings
+    return (settings.public_base_url or str(request.base_url)).rstrip("/")
+
+
 def record_rate(request: Request, caller: ApiKeyCaller) -> ApiKeyCaller:
     # Read by RateLimitHeaders, so every keyed response, errors included, carries them.
     request.state.rate_limit = caller.rate

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 
 from app.config import Environment
-from app.deps import Db, Now, SettingsDep
+from app.deps import Db, Now, SettingsDep, link_base
 from app.errors import Unauthorized
 from app.schemas import (
     ConfirmRequestsQueued,
@@ -70,13 +70,11 @@ async def process_jobs(
     db: Db,
     now: Now,
     senders: Annotated[Senders, Depends(_senders)],
-    settings: SettingsDep,
     request: Request,
 ) -> dict[str, Any]:
     """Claim due jobs, write booking messages, send texts and emails (or record them)."""
     # Guest links in the texts written now point at PUBLIC_BASE_URL, else at this host.
-    link_base = (settings.public_base_url or str(request.base_url)).rstrip("/")
-    senders = dataclasses.replace(senders, link_base=link_base)
+    senders = dataclasses.replace(senders, link_base=link_base(request))
     report = await worker.process_jobs(db, senders=senders, now=now)
     return {"success": True, "data": report.as_json()}
 

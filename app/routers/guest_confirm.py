@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -18,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app.deps import Client, Db, Now, acting
 from app.pages import render
 from app.schemas import ConfirmCallList, Envelope, ErrorEnvelope, IsoDate
-from app.services import confirmations
+from app.services import confirmations, guest_pages
 from app.services.actors import Actor
 from app.services.api_keys import MANAGE
 
@@ -58,8 +57,8 @@ async def confirm_answer(
 ) -> HTMLResponse | RedirectResponse:
     """Records the answer (form ``answer=yes|no``), then back to the page."""
     raw = await request.body()
-    fields = parse_qs(raw[:_FORM_MAX].decode("utf-8", "replace")) if len(raw) <= _FORM_MAX else {}
-    answer: str = (fields.get("answer") or [""])[0]
+    fields = guest_pages.read_form(raw) if len(raw) <= _FORM_MAX else {}
+    answer = fields.get("answer", "")
     if answer not in ("yes", "no"):
         page = await confirmations.confirm_page(db, token, now=now)
         return _page(page, error="Please choose one of the two answers below.")

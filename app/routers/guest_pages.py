@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.deps import Client, Db, Now, PayPalDep, SettingsDep
+from app.deps import Client, Db, Now, PayPalDep, SettingsDep, link_base
 from app.errors import AppError
 from app.pages import render
 from app.services import deposit_orders, guest_pages, tokens
@@ -104,7 +104,7 @@ async def manage_page(
         if page["state"] != "ok":
             return blocked(page["state"], status_code=_blocked_status(page["state"]))
         view = guest_pages.manage_view(page["booking"], now)
-        pay_url = await _pay_link(db, page, view, now, _base_url(request, settings.public_base_url))
+        pay_url = await _pay_link(db, page, view, now, link_base(request))
     except AppError as exc:
         if exc.status_code < 500:
             raise
@@ -132,11 +132,7 @@ async def _pay_link(
         action="payment",
         expires_at=datetime.fromisoformat(hold),
     )
-    return guest_pages.page_url(base_url, token, "table-payment")
-
-
-def _base_url(request: Request, public_base_url: str | None) -> str:
-    return (public_base_url or str(request.base_url)).rstrip("/")
+    return tokens.guest_link_url(base_url, token, "table-payment")
 
 
 def _blocked_status(reason: str) -> int:
@@ -246,7 +242,7 @@ async def payment_start(
         view = guest_pages.payment_view(page, now)
         if view["state"] != "due":
             return _back(token, "table-payment", {})
-        here = guest_pages.page_url(_base_url(request, settings.public_base_url), token, "")
+        here = tokens.guest_link_url(link_base(request), token, "")
         status, body = await deposit_orders.create_order(
             db,
             paypal,

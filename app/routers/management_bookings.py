@@ -30,7 +30,7 @@ from pydantic import (
 
 from app import openapi_docs
 from app.config import Settings
-from app.deps import api_key_of, client_of, record_rate
+from app.deps import api_key_of, bearer_of, client_of, link_base, record_rate
 from app.errors import Forbidden, NotConfigured, Unauthorized, ValidationFailed
 from app.schemas import ErrorEnvelope, IsoDate, Note, OneLine, Tag
 from app.services import api_keys, deposit_orders, management_bookings
@@ -199,11 +199,8 @@ READ_BY_ROUTES: tuple[type[BaseModel], ...] = (WebsiteBookingRequest, CaptureOrd
 async def _website_caller(request: Request, scope: str, now: dt.datetime) -> ApiKeyCaller:
     """The API key of the request, counted against its limit, holding ``scope``; refused in
     the envelope with the pub's words."""
-    raw = api_key_of(request)
-    if raw is None:
-        # The pub also takes any ``Authorization: Bearer`` value as the key.
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        raw = credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+    # The pub also takes any ``Authorization: Bearer`` value as the key.
+    raw = api_key_of(request) or (bearer_of(request) or "").strip() or None
     if raw is None:
         raise Unauthorized("Invalid or missing API key")
     try:
@@ -214,11 +211,6 @@ async def _website_caller(request: Request, scope: str, now: dt.datetime) -> Api
     if not caller.allows(scope):
         raise Forbidden("Insufficient permissions", details={"required": scope})
     return caller
-
-
-def _public_base(request: Request) -> str:
-    settings: Settings = request.app.state.settings
-    return (settings.public_base_url or str(request.base_url)).rstrip("/")
 
 
 def _json_body(raw: bytes) -> Any:
@@ -296,7 +288,7 @@ async def create_booking(request: Request) -> Response:
             state.db,
             request=_validated(inner),
             idempotency_key=idempotency_key,
-            public_base=_public_base(request),
+            public_base=link_base(request),
             now=now,
         )
     else:
@@ -306,7 +298,7 @@ async def create_booking(request: Request) -> Response:
             caller=caller,
             client=client_of(request),
             idempotency_key=idempotency_key,
-            public_base=_public_base(request),
+            public_base=link_base(request),
             now=now,
             create_limit_per_phone=settings.create_limit_per_phone_per_hour,
         )

@@ -441,10 +441,6 @@ def manage_link_expiry(starts_at: datetime, now: datetime) -> datetime:
     return min(max(starts_at + MANAGE_AFTER_START, now + MANAGE_AT_LEAST), now + MANAGE_AT_MOST)
 
 
-def page_url(base_url: str, token: str, page: str) -> str:
-    return f"{base_url.rstrip('/')}/g/{token}/{page}"
-
-
 async def issue_manage_link(
     db: Database, *, booking_id: str, starts_at: datetime, now: datetime, base_url: str
 ) -> str:
@@ -455,7 +451,7 @@ async def issue_manage_link(
         action="manage",
         expires_at=manage_link_expiry(starts_at, now),
     )
-    return page_url(base_url, token, "table-manage")
+    return tokens.guest_link_url(base_url, token, "table-manage")
 
 
 def payment_failure_words(message: str | None) -> str:

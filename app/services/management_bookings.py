@@ -192,16 +192,12 @@ def engine_request(
     }
 
 
-def _payment_url(public_base: str, token: str) -> str:
-    return f"{public_base.rstrip('/')}/g/{token}/table-payment"
-
-
 def _answer(
     body: dict[str, Any], token: str | None, public_base: str
 ) -> tuple[int, dict[str, Any]]:
     data = body.get("data") or {}
     if data.get("state") == "pending_payment" and token is not None:
-        url = _payment_url(public_base, token)
+        url = tokens.guest_link_url(public_base, token, "table-payment")
         data["next_step_url"] = url
         data["fallback_payment_url"] = url
     status = (body.get("meta") or {}).get("status_code") or 201

@@ -50,6 +50,11 @@ def unseal(sealed: str, *, idempotency_key: str) -> str | None:
 GuestAction = Literal["payment", "manage", "booking_confirm"]
 
 
+def guest_link_url(base_url: str, token: str, page: str) -> str:
+    """A guest link: ``{base}/g/{token}/{page}`` (the base's trailing slash dropped)."""
+    return f"{base_url.rstrip('/')}/g/{token}/{page}"
+
+
 async def issue_guest_token(
     db: Database, *, booking_id: str, action: GuestAction, expires_at: datetime
 ) -> str:

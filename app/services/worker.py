@@ -273,7 +273,7 @@ async def _with_confirm_link(
         action="booking_confirm",
         expires_at=datetime.fromisoformat(booking["starts_at"]),
     )
-    return {**ctx, "confirm_link": f"{base.rstrip('/')}/g/{token}/confirm-booking"}
+    return {**ctx, "confirm_link": tokens.guest_link_url(base, token, "confirm-booking")}
 
 
 async def _kitchen_prep(db: Database, day: str, staff: StaffAddresses) -> list[dict[str, Any]]:
