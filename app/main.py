@@ -54,7 +54,7 @@ from app.routers import (
 )
 from app.routers import guest_pages as guest_pages_router
 from app.routers import management_bookings as management_bookings_router
-from app.services import api_keys
+from app.services import api_keys, availability
 from app.services.monitoring import UsageRecorder
 from app.services.notifications import StaffAddresses
 from app.services.payments import PayPal
@@ -132,6 +132,8 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
+    # Availability answers kept for reuse while the database finds them unchanged.
+    app.state.availability_answers = availability.AnswerCache()
 
     _install_error_handlers(app)
     app.add_middleware(CatchAllErrors)  # inside CORS, so a 500 still carries CORS headers

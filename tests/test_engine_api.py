@@ -46,6 +46,11 @@ FLOOR = [
 @pytest.fixture
 async def floor(conn: asyncpg.Connection) -> dict[str, str]:
     """The pub's floor on the fresh database: table ids by name."""
+    return await build_floor(conn)
+
+
+async def build_floor(conn: asyncpg.Connection) -> dict[str, str]:
+    """The pub's floor (FLOOR, its join links and standing walk-in holds): table ids by name."""
     ids: dict[str, str] = {}
     for number, name, cap, prio, bar, minimum, step, standard, chair, bookable in FLOOR:
         ids[name] = str(

@@ -120,6 +120,7 @@ async def get_availability(request: Request) -> Response:
         booking_type=query.booking_type,
         now=now,
         options=query.options(),
+        answers=state.availability_answers,
     )
     api_keys.require(record_rate(request, api_keys.caller_from_auth(auth, now=now)), READ)
     # The data is JSON text the database built to the documented schema (tests/test_openapi_docs.py

@@ -264,6 +264,22 @@ create or replace function public.tb_availability_json(
   p_now timestamptz,
   p_options jsonb default '{}'::jsonb
 ) returns json
+language sql stable security definer set search_path = public, pg_temp as $$
+  select a.data
+  from public.tb_availability_answer(p_date, p_party_size, p_booking_type, p_now, p_options) a
+$$;
+
+-- The answer of tb_availability_json (data), and how many days either side of p_date the search
+-- for alternatives read (searched: 0 when it did not run), which tb_availability_stamp must cover.
+create or replace function public.tb_availability_answer(
+  p_date date,
+  p_party_size integer,
+  p_booking_type public.table_booking_type,
+  p_now timestamptz,
+  p_options jsonb,
+  out data json,
+  out searched integer
+)
 language plpgsql stable security definer set search_path = public, pg_temp as $$
 declare
   cfg jsonb := public.tb_config();
@@ -279,6 +295,7 @@ declare
   v_day date;
   a record;
 begin
+  searched := 0;
   select * into d
   from public.tb_day_refusal_for(p_booking_type, p_date, p_party_size, p_now, false, cfg, h);
   if public.tb_venue_has_tables() then
@@ -326,6 +343,7 @@ begin
           and (p_booking_type <> 'sunday_lunch' or extract(dow from x) = 0)
         order by abs(x::date - p_date), x::date desc
       loop
+        searched := abs(v_day - p_date);
         continue when (public.tb_day_refusal_for(p_booking_type, v_day, p_party_size, p_now,
                                                  false, cfg,
                                                  public.tb_hours_of(v_day, v_purpose))
@@ -343,7 +361,7 @@ begin
     end if;
   end if;
 
-  return json_build_object(
+  data := json_build_object(
     'date', to_char(p_date, 'YYYY-MM-DD'),
     'booking_type', p_booking_type,
     'party_size', p_party_size,
@@ -358,6 +376,122 @@ begin
     'alternatives', v_alternatives);
 end
 $$;
+-- Availability answers are reused (app.services.availability.AnswerCache) while their stamp
+-- holds: the stamp names everything an answer was computed from, so an answer whose stamp is
+-- unchanged is the answer the engine would give again. It is "v1:<from>:<to>:<minute>:<md5>":
+-- the days the answer read (the date asked for, widened by the days its search for alternatives
+-- visited), the minute of p_now (every time rule is in whole minutes: slot starts, notice, the
+-- walk-in hold's release, cut-offs, the day), and an md5 over
+--   * every row version (xmin, ctid) of the small tables of the rules: settings, policies,
+--     hours, special hours, tables, join links, table holds, booking periods and their dishes,
+--     per-slot capacities, and the pub's space-to-area links where they exist;
+--   * the bookings dated from three days before p_from to three days after p_to (every booking
+--     a slot of those days can meet: a table is never held for more than a day), each with
+--     whether its unpaid hold has lapsed at p_now (the one rule of time not in whole minutes);
+--   * the table assignments starting in those days, and where the pub's tables exist its
+--     private hires, their items, event seat allocations (with their event bookings) and
+--     outside reservations meeting them.
+-- Any insert, update or delete of such a row gives it a new version or removes it, so the stamp
+-- changes; tests/test_availability_cache.py holds the tables read by tb_availability_answer to
+-- the tables stamped here.
+create or replace function public.tb_availability_stamp(p_from date, p_to date, p_now timestamptz)
+returns text
+language plpgsql stable security definer
+set search_path = public, pg_temp
+set plan_cache_mode = force_generic_plan as $$
+declare
+  v_lo timestamptz := (p_from - 3)::timestamp at time zone 'Europe/London';
+  v_hi timestamptz := (p_to + 4)::timestamp at time zone 'Europe/London';
+  v_rules text;
+  v_booked text;
+  v_pub text := '';
+begin
+  select concat_ws('|',
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.system_settings x),
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.booking_policies x),
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.business_hours x),
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.business_hours_versions x),
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.special_hours x),
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.booking_time_slots x),
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.tables x),
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.table_join_links x),
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.table_holds x),
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.booking_periods x),
+    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.booking_period_menu_items x))
+    into v_rules;
+  select concat_ws('|',
+    (select string_agg(b.xmin::text || b.ctid::text
+                       || case when b.hold_expires_at <= p_now then 'x' else '' end,
+                       ',' order by b.ctid)
+     from public.table_bookings b where b.booking_date between p_from - 3 and p_to + 3),
+    (select string_agg(a.xmin::text || a.ctid::text, ',' order by a.ctid)
+     from public.tables t
+     join public.booking_table_assignments a
+       on a.table_id = t.id and a.start_datetime >= v_lo and a.start_datetime < v_hi))
+    into v_booked;
+  if to_regclass('public.venue_space_table_areas') is not null then
+    select concat_ws('|',
+      (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid)
+       from public.venue_space_table_areas x),
+      (select string_agg(pb.xmin::text || pb.ctid::text || ':' || coalesce(i.items, ''), ','
+                         order by pb.ctid)
+       from public.private_bookings pb
+       cross join lateral (
+         select string_agg(it.xmin::text || it.ctid::text, ',' order by it.ctid) as items
+         from public.private_booking_items it where it.booking_id = pb.id) i
+       where coalesce(pb.setup_date, pb.event_date) <= p_to + 3
+         and pb.event_date >= p_from - 3))
+      into v_pub;
+  end if;
+  if to_regclass('public.event_communal_seat_allocations') is not null then
+    v_pub := v_pub || '|' || coalesce((
+      select string_agg(e.xmin::text || e.ctid::text || ':' || coalesce(eb.xmin::text, '')
+                        || case when eb.hold_expires_at <= p_now then 'x' else '' end,
+                        ',' order by e.ctid)
+      from public.event_communal_seat_allocations e
+      left join public.bookings eb on eb.id = e.event_booking_id
+      where e.start_datetime < v_hi and e.end_datetime > v_lo), '');
+  end if;
+  if to_regclass('public.outside_reservations') is not null then
+    v_pub := v_pub || '|' || coalesce((
+      select string_agg(r.xmin::text || r.ctid::text, ',' order by r.ctid)
+      from public.outside_reservations r
+      where r.starts_at < v_hi and r.ends_at > v_lo), '');
+  end if;
+  return format('v1:%s:%s:%s:%s', p_from, p_to,
+                floor(extract(epoch from p_now) / 60)::bigint,
+                md5(concat_ws('#', v_rules, v_booked, v_pub)));
+end
+$$;
+
+-- The answer and its stamp, read in one snapshot (a stable function's statements all see the
+-- calling statement's): a booking committed in between can never be stamped as not there.
+create or replace function public.tb_availability_stamped(
+  p_date date,
+  p_party_size integer,
+  p_booking_type public.table_booking_type,
+  p_now timestamptz,
+  p_options jsonb,
+  out data json,
+  out stamp text
+)
+language plpgsql stable security definer set search_path = public, pg_temp as $$
+declare
+  a record;
+begin
+  select * into a
+  from public.tb_availability_answer(p_date, p_party_size, p_booking_type, p_now, p_options);
+  data := a.data;
+  stamp := public.tb_availability_stamp(p_date - a.searched, p_date + a.searched, p_now);
+end
+$$;
+
+-- The key check, its rate counting and the availability in one call, answered as three lines:
+-- the key (api_key_authenticate's answer, or null), then either "=" (p_known, the stamp of an
+-- answer the caller keeps, still holds: the answer is that one) or the new answer's stamp, then
+-- the answer (null when the key is unknown or a limit refused it, and after "=").
+drop function if exists public.table_booking_availability_for_key(
+  text, timestamptz, jsonb, date, integer, public.table_booking_type, jsonb);
 create or replace function public.table_booking_availability_for_key(
   p_key_hash text,
   p_now timestamptz,
@@ -365,26 +499,45 @@ create or replace function public.table_booking_availability_for_key(
   p_date date,
   p_party_size integer,
   p_booking_type public.table_booking_type,
-  p_options jsonb default '{}'::jsonb
+  p_options jsonb default '{}'::jsonb,
+  p_known text default null
 ) returns text
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
   k public.api_keys;
-  v_data json;
+  a record;
   v_auth jsonb;
+  v_known text[] := string_to_array(p_known, ':');
+  v_same boolean := false;
 begin
   k := public.tb_key_lookup(p_key_hash, p_now);
   if k.id is null then
-    return 'null' || chr(10) || 'null';
+    return 'null' || chr(10) || chr(10) || 'null';
   end if;
-  v_data := public.tb_availability_json(p_date, p_party_size, p_booking_type, p_now,
-                                        p_options);
+  -- The kept answer's days must still hold the date asked for (a stamp of another date's days
+  -- says nothing of this one), and its minute must be this one.
+  if cardinality(v_known) = 5 and v_known[1] = 'v1'
+     and v_known[4] = floor(extract(epoch from p_now) / 60)::bigint::text
+     and v_known[2] ~ '^\d{4}-\d{2}-\d{2}$' and v_known[3] ~ '^\d{4}-\d{2}-\d{2}$'
+     and p_date - v_known[2]::date = v_known[3]::date - p_date
+     and p_date >= v_known[2]::date then
+    v_same := p_known = public.tb_availability_stamp(v_known[2]::date, v_known[3]::date, p_now);
+  end if;
+  if not v_same then
+    select * into a
+    from public.tb_availability_stamped(p_date, p_party_size, p_booking_type, p_now, p_options);
+  end if;
   perform set_config('synchronous_commit', 'off', true);
   v_auth := public.tb_key_count(k, p_now, p_limits);
-  -- jsonb's text has no raw line break (JSON strings escape theirs), so the first line is auth.
-  return v_auth::text || chr(10)
-         || case when jsonb_typeof(v_auth -> 'limited') = 'null' then v_data::text
-                 else 'null' end;
+  -- jsonb's text has no raw line break (JSON strings escape theirs), nor has a stamp, so the
+  -- first line is auth and the second the stamp.
+  if jsonb_typeof(v_auth -> 'limited') is distinct from 'null' then
+    return v_auth::text || chr(10) || chr(10) || 'null';
+  end if;
+  if v_same then
+    return v_auth::text || chr(10) || '=' || chr(10) || 'null';
+  end if;
+  return v_auth::text || chr(10) || a.stamp || chr(10) || a.data::text;
 end
 $$;
 
@@ -440,6 +593,9 @@ select table_booking_service.service_role_only(array[
   'public.table_booking_detail',
   'public.table_booking_list',
   'public.tb_availability_json',
+  'public.tb_availability_answer',
+  'public.tb_availability_stamp',
+  'public.tb_availability_stamped',
   'public.table_booking_availability_for_key',
   'public.tb_next_orderable_sunday',
   'public.table_booking_menu_ids'
