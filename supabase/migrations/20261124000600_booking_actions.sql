@@ -447,7 +447,10 @@ begin
     celebration_type, source, confirmed_at, hold_expires_at, start_datetime, end_datetime,
     manage_token_hash, refund_policy, deposit_amount, payment_status, policy_override,
     reminder_sent, created_at, committed_party_size, booking_purpose, is_outside_seating,
-    requires_accessible_table, high_chair_count, table_pinned, assignment_soft, deposit_waived)
+    requires_accessible_table, high_chair_count, table_pinned, assignment_soft, deposit_waived,
+    booking_period_id, booking_period_code, booking_period_name, booking_period_answer,
+    booking_period_requires_preorder, deposit_rule, deposit_basis, deposit_rate,
+    deposit_refund_cutoff_days, deposit_refund_policy)
   values (
     v_id, v_reference, v_customer, v_date, v_time, v_party, v_type, v_status, v_duration,
     nullif(p_request ->> 'special_requirements', ''),
@@ -466,26 +469,21 @@ begin
     v_deposit, case when v_status = 'pending_payment' then 'pending'::public.payment_status end,
     -- committed_party_size: the covers the kitchen plans for, as the pub's own RPC fills it.
     v_override, false, p_now, v_party, v_purpose, v_outside, v_accessible, v_granted,
-    v_pin and not v_outside, v_purpose = 'drinks' and not v_outside, v_waived);
+    v_pin and not v_outside, v_purpose = 'drinks' and not v_outside, v_waived,
+    -- The pub's terms snapshot (its section 6.3), written with the row (v_dep is null where
+    -- the venue has no tables: none of it then).
+    (v_dep #>> '{period,id}')::uuid, v_dep #>> '{period,code}', v_dep #>> '{period,name}',
+    (v_dep #>> '{period,answer}')::boolean,
+    case when (v_dep #>> '{period,answer}')::boolean
+         then (v_dep #>> '{period,requires_preorder}')::boolean end,
+    -- Sunday lunch's own deposit is none of the pub's rules: left unnamed.
+    nullif(v_dep ->> 'deposit_rule', 'sunday_lunch'),
+    case when v_deposit > 0 then v_dep ->> 'deposit_basis' end,
+    case when v_deposit > 0 then (v_dep ->> 'deposit_rate')::numeric end,
+    case when v_deposit > 0 then (v_dep ->> 'refund_cutoff_days')::int end,
+    case when v_deposit > 0 then v_dep ->> 'refund_policy' end);
 
   if v_tables then
-    -- The pub's terms snapshot (its section 6.3), written once.
-    update public.table_bookings set
-      booking_period_id = (v_dep #>> '{period,id}')::uuid,
-      booking_period_code = v_dep #>> '{period,code}',
-      booking_period_name = v_dep #>> '{period,name}',
-      booking_period_answer = (v_dep #>> '{period,answer}')::boolean,
-      booking_period_requires_preorder = case when (v_dep #>> '{period,answer}')::boolean
-                                              then (v_dep #>> '{period,requires_preorder}')::boolean
-                                         end,
-      -- Sunday lunch's own deposit is none of the pub's rules: left unnamed.
-      deposit_rule = nullif(v_dep ->> 'deposit_rule', 'sunday_lunch'),
-      deposit_basis = case when v_deposit > 0 then v_dep ->> 'deposit_basis' end,
-      deposit_rate = case when v_deposit > 0 then (v_dep ->> 'deposit_rate')::numeric end,
-      deposit_refund_cutoff_days = case when v_deposit > 0
-                                        then (v_dep ->> 'refund_cutoff_days')::int end,
-      deposit_refund_policy = case when v_deposit > 0 then v_dep ->> 'refund_policy' end
-    where id = v_id;
     perform public.tb_seat_booking(v_id, v_table_ids, v_start,
                                    v_start + make_interval(mins => v_duration + v_turnaround),
                                    v_outside, v_party);
