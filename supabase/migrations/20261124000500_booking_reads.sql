@@ -406,25 +406,30 @@ declare
   v_booked text;
   v_pub text := '';
 begin
-  select concat_ws('|',
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.system_settings x),
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.booking_policies x),
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.business_hours x),
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.business_hours_versions x),
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.special_hours x),
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.booking_time_slots x),
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.tables x),
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.table_join_links x),
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.table_holds x),
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.booking_periods x),
-    (select string_agg(x.xmin::text || x.ctid::text, ',' order by x.ctid) from public.booking_period_menu_items x))
-    into v_rules;
+  -- Rows in the order they are read (a heap in its physical order, an index in its own): an
+  -- order can only change with the rows, and a stamp that changes only makes an answer be
+  -- computed again.
+  select string_agg(r.k || ':' || r.xmin::text || r.ctid::text, ',') into v_rules
+  from (select 1, xmin, ctid from public.system_settings
+        union all select 2, xmin, ctid from public.booking_policies
+        union all select 3, xmin, ctid from public.business_hours
+        union all select 4, xmin, ctid from public.business_hours_versions
+        union all select 5, xmin, ctid from public.special_hours
+        union all select 6, xmin, ctid from public.booking_time_slots
+        union all select 7, xmin, ctid from public.tables
+        union all select 8, xmin, ctid from public.table_join_links
+        union all select 9, xmin, ctid from public.table_holds
+        union all select 10, xmin, ctid from public.booking_periods
+        union all select 11, xmin, ctid from public.booking_period_menu_items) r(k, xmin, ctid);
+  -- A cancelled or no-show booking holds nothing (tb_is_live): left out, so a booking that
+  -- becomes one, or stops being one, changes the stamp by leaving or joining it.
   select concat_ws('|',
     (select string_agg(b.xmin::text || b.ctid::text
-                       || case when b.hold_expires_at <= p_now then 'x' else '' end,
-                       ',' order by b.ctid)
-     from public.table_bookings b where b.booking_date between p_from - 3 and p_to + 3),
-    (select string_agg(a.xmin::text || a.ctid::text, ',' order by a.ctid)
+                       || case when b.hold_expires_at <= p_now then 'x' else '' end, ',')
+     from public.table_bookings b
+     where b.booking_date between p_from - 3 and p_to + 3
+       and b.status::text not in ('cancelled', 'no_show')),
+    (select string_agg(a.xmin::text || a.ctid::text, ',')
      from public.tables t
      join public.booking_table_assignments a
        on a.table_id = t.id and a.start_datetime >= v_lo and a.start_datetime < v_hi))
