@@ -385,10 +385,14 @@ $$;
 --   * every row version (xmin, ctid) of the small tables of the rules: settings, policies,
 --     hours, special hours, tables, join links, table holds, booking periods and their dishes,
 --     per-slot capacities, and the pub's space-to-area links where they exist;
---   * the bookings dated from three days before p_from to three days after p_to (every booking
---     a slot of those days can meet: a table is never held for more than a day), each with
---     whether its unpaid hold has lapsed at p_now (the one rule of time not in whole minutes);
---   * the table assignments starting in those days, and where the pub's tables exist its
+--   * the table assignments starting from two days before p_from to the end of two days after
+--     p_to (the day's table pass reads those starting from two days before its first slot to
+--     its last slot's end: a table is never held for more than a day), and the bookings dated
+--     from three days before p_from to two days after p_to (theirs, a service day's starts
+--     running past its midnight, and every booking the day's pacing and covers count), each
+--     with whether its unpaid hold has lapsed at p_now (the one rule of time not in whole
+--     minutes);
+--   * where the pub's tables exist its
 --     private hires, their items, event seat allocations (with their event bookings) and
 --     outside reservations meeting them.
 -- Any insert, update or delete of such a row gives it a new version or removes it, so the stamp
@@ -400,8 +404,8 @@ language plpgsql stable security definer
 set search_path = public, pg_temp
 set plan_cache_mode = force_generic_plan as $$
 declare
-  v_lo timestamptz := (p_from - 3)::timestamp at time zone 'Europe/London';
-  v_hi timestamptz := (p_to + 4)::timestamp at time zone 'Europe/London';
+  v_lo timestamptz := (p_from - 2)::timestamp at time zone 'Europe/London';
+  v_hi timestamptz := (p_to + 3)::timestamp at time zone 'Europe/London';
   v_rules text;
   v_booked text;
   v_pub text := '';
@@ -427,7 +431,7 @@ begin
     (select string_agg(b.xmin::text || b.ctid::text
                        || case when b.hold_expires_at <= p_now then 'x' else '' end, ',')
      from public.table_bookings b
-     where b.booking_date between p_from - 3 and p_to + 3
+     where b.booking_date between p_from - 3 and p_to + 2
        and b.status::text not in ('cancelled', 'no_show')),
     (select string_agg(a.xmin::text || a.ctid::text, ',')
      from public.tables t
