@@ -214,6 +214,16 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
+async def other(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A second direct connection, for a transaction held open beside the service's (locks)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
 async def db(database_url: str) -> AsyncIterator[PostgresDatabase]:
     database = await PostgresDatabase.connect(database_url, max_size=5)
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
@@ -46,15 +45,6 @@ select (h >> 32) & 4294967295 as high, h & 4294967295 as low
 from (select hashtextextended('table_bookings:half_hour:' || n::text, 0) as h
       from unnest($1::bigint[]) n) k
 """
-
-
-@pytest.fixture
-async def other(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 def half_hours(start: datetime, count: int) -> list[int]:

@@ -9,13 +9,11 @@ waits for it, and the floor is changed before the lock is let go.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
 from tests.conftest import envelope_error, regular_body
 from tests.test_engine_api import build_floor
@@ -27,15 +25,6 @@ WAITING_SQL = """
 select count(*) from pg_locks l join pg_stat_activity a on a.pid = l.pid
 where l.locktype = 'advisory' and not l.granted and a.datname = current_database()
 """
-
-
-@pytest.fixture
-async def other(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 async def _take(conn: asyncpg.Connection, table_ids: list[Any]) -> None:
