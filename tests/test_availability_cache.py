@@ -372,3 +372,42 @@ async def test_a_stamp_changes_with_each_table_it_reads_and_not_with_others(
         "select tb_availability_stamp($1::date, $1::date, $2)", friday, now + timedelta(minutes=1)
     )
     assert later.split(":")[3] != first.split(":")[3]
+
+
+@BOTH
+async def test_a_rule_that_turns_just_after_a_whole_minute_is_judged_afresh(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    conn: asyncpg.Connection,
+    key: dict[str, str],
+    clock: FakeClock,
+    seated: None,
+) -> None:
+    """Minimum notice turns strictly after its instant (too soon once now is past start - notice),
+    a slot's start inclusively (past from its start on): the answer at a minute's first instant is
+    not sent again a moment later in the same minute."""
+    await conn.execute(
+        "update booking_policies set min_advance_hours = 2 where booking_type = 'regular'"
+    )
+    # Friday's first time that can be booked (London is on GMT: its wall clock is UTC's).
+    first = next(
+        s["time"] for s in (await _served(client, key, FRIDAY, 2))["time_slots"] if s["available"]
+    )
+    start = datetime.combine(
+        datetime.fromisoformat(FRIDAY).date(), time.fromisoformat(first), tzinfo=UTC
+    )
+    # Exactly two hours' notice: still bookable.
+    clock.set(start - timedelta(hours=2))
+    at_the_instant = await _served(client, key, FRIDAY, 2)
+    assert at_the_instant == await _engine(conn, clock.now, FRIDAY, 2)
+    assert {s["time"]: s for s in at_the_instant["time_slots"]}[first]["available"] is True
+    clock.set(start - timedelta(hours=2) + timedelta(microseconds=500_000))
+    a_moment_later = await _served(client, key, FRIDAY, 2)
+    assert a_moment_later == await _engine(conn, clock.now, FRIDAY, 2)
+    assert {s["time"]: s for s in a_moment_later["time_slots"]}[first]["reason"] == "TOO_SOON"
+    # Later in the same minute the answer holds still, and is reused.
+    answers = app.state.availability_answers
+    reused = answers.reused
+    clock.set(start - timedelta(hours=2) + timedelta(seconds=40))
+    assert await _served(client, key, FRIDAY, 2) == a_moment_later
+    assert answers.reused == reused + 1

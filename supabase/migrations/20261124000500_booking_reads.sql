@@ -380,8 +380,8 @@ $$;
 -- holds: the stamp names everything an answer was computed from, so an answer whose stamp is
 -- unchanged is the answer the engine would give again. It is "v1:<from>:<to>:<minute>:<md5>":
 -- the days the answer read (the date asked for, widened by the days its search for alternatives
--- visited), the minute of p_now (every time rule is in whole minutes: slot starts, notice, the
--- walk-in hold's release, cut-offs, the day), and an md5 over
+-- visited), the minute of p_now (tb_stamp_minute: every time rule is in whole minutes, slot
+-- starts, notice, the walk-in hold's release, cut-offs, the day), and an md5 over
 --   * every row version (xmin, ctid) of the small tables of the rules: settings, policies,
 --     hours, special hours, tables, join links, table holds, booking periods and their dishes,
 --     per-slot capacities, and the pub's space-to-area links where they exist;
@@ -468,9 +468,20 @@ begin
       where r.starts_at < v_hi and r.ends_at > v_lo), '');
   end if;
   return format('v1:%s:%s:%s:%s', p_from, p_to,
-                floor(extract(epoch from p_now) / 60)::bigint,
+                public.tb_stamp_minute(p_now),
                 md5(concat_ws('#', v_rules, v_booked, v_pub)));
 end
+$$;
+
+-- The stamp's time: the minute of p_now, and whether p_now is that minute's first instant.
+-- Every time rule compares p_now with an instant on a whole minute, some inclusively (a slot is
+-- past from its start on) and some strictly (too soon only after the notice's instant): both
+-- kinds hold still through a minute once its first instant is past, so that instant is a time
+-- of its own.
+create or replace function public.tb_stamp_minute(p_now timestamptz) returns text
+language sql immutable parallel safe as $$
+  select floor(extract(epoch from p_now) / 60)::bigint::text
+         || case when extract(epoch from p_now) % 60 = 0 then '.0' else '' end
 $$;
 
 -- The answer and its stamp, read in one snapshot (a stable function's statements all see the
@@ -526,7 +537,7 @@ begin
   -- The kept answer's days must still hold the date asked for (a stamp of another date's days
   -- says nothing of this one), and its minute must be this one.
   if cardinality(v_known) = 5 and v_known[1] = 'v1'
-     and v_known[4] = floor(extract(epoch from p_now) / 60)::bigint::text
+     and v_known[4] = public.tb_stamp_minute(p_now)
      and v_known[2] ~ '^\d{4}-\d{2}-\d{2}$' and v_known[3] ~ '^\d{4}-\d{2}-\d{2}$'
      and p_date - v_known[2]::date = v_known[3]::date - p_date
      and p_date >= v_known[2]::date then
@@ -604,6 +615,7 @@ select table_booking_service.service_role_only(array[
   'public.tb_availability_json',
   'public.tb_availability_answer',
   'public.tb_availability_stamp',
+  'public.tb_stamp_minute',
   'public.tb_availability_stamped',
   'public.table_booking_availability_for_key',
   'public.tb_next_orderable_sunday',
