@@ -19,24 +19,14 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import FakeClock, create_booking, regular_body
-from tests.pub_floor import add_live_join_links
+from tests.pub_floor import add_live_join_links, seat_bookings
+from tests.test_availability import availability
 from tests.test_engine_api import build_floor
 
 URL = "/api/table-bookings/availability"
 FRIDAY = "2026-11-27"
 MONDAY = "2026-11-30"
 BOTH = pytest.mark.parametrize("database_kind", ["fresh", "pub"], indirect=True)
-
-
-async def _served(
-    client: httpx.AsyncClient, key: dict[str, str], day: str, party: int, **extra: Any
-) -> dict[str, Any]:
-    response = await client.get(
-        URL, params={"date": day, "party_size": party, **extra}, headers=key
-    )
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
 
 
 async def _engine(
@@ -51,45 +41,6 @@ async def _engine(
     )
     answer: dict[str, Any] = json.loads(text)
     return answer
-
-
-async def _occupy_every_table(
-    conn: asyncpg.Connection, day: str, start: datetime, *, hold_until: datetime | None = None
-) -> None:
-    """A booking of 4 at ``start`` on every bookable table, seated as the pub seats it (its
-    assignment), confirmed, or unpaid until ``hold_until``."""
-    customer = await conn.fetchval(
-        "insert into customers (first_name, last_name, mobile_number)"
-        " values ('Hold', 'Er', '+447700900999') returning id"
-    )
-    for table_id in await conn.fetch("select id from tables where is_bookable"):
-        booking = await conn.fetchval(
-            """insert into table_bookings (booking_reference, customer_id, booking_date,
-                 booking_time, party_size, committed_party_size, booking_type, status,
-                 hold_expires_at,
-                 start_datetime, end_datetime, duration_minutes, payment_status)
-               values ('TB-H' || substr(md5(random()::text), 1, 6), $1, $2::date,
-                       ($3 at time zone 'Europe/London')::time, 4, 4, 'regular',
-                       case when $4::timestamptz is null then 'confirmed'
-                            else 'pending_payment' end::table_booking_status,
-                       $4, $3, $5, 120,
-                       case when $4::timestamptz is null then null
-                            else 'pending' end::payment_status)
-               returning id""",
-            customer,
-            datetime.fromisoformat(day).date(),
-            start,
-            hold_until,
-            start + timedelta(hours=2),
-        )
-        await conn.execute(
-            """insert into booking_table_assignments (table_booking_id, table_id, start_datetime,
-                 end_datetime) values ($1, $2, $3, $4)""",
-            booking,
-            table_id["id"],
-            start,
-            start + timedelta(hours=2),
-        )
 
 
 @pytest.fixture
@@ -107,12 +58,12 @@ async def test_an_unchanged_answer_is_sent_again_without_the_engine(
     app: FastAPI, client: httpx.AsyncClient, key: dict[str, str], seated: None
 ) -> None:
     answers = app.state.availability_answers
-    first = await _served(client, key, FRIDAY, 4)
-    second = await _served(client, key, FRIDAY, 4)
+    first = await availability(client, key, FRIDAY, 4)
+    second = await availability(client, key, FRIDAY, 4)
     assert second == first
     assert (answers.computed, answers.reused) == (1, 1)
     # Another party size is another answer.
-    await _served(client, key, FRIDAY, 2)
+    await availability(client, key, FRIDAY, 2)
     assert (answers.computed, answers.reused) == (2, 1)
 
 
@@ -128,27 +79,27 @@ async def test_every_write_the_engine_reads_gives_the_engines_new_answer(
     """Each write below changes Friday's answer for 4 (the test checks that it does); the answer
     served after it is the engine's, never the one kept from before."""
     answers = app.state.availability_answers
-    served = await _served(client, key, FRIDAY, 4)
+    served = await availability(client, key, FRIDAY, 4)
     assert served == await _engine(conn, clock.now, FRIDAY, 4)
 
     async def after(write: str, *args: Any) -> None:
         nonlocal served
         await conn.execute(write, *args)
         before_computed = answers.computed
-        now_served = await _served(client, key, FRIDAY, 4)
+        now_served = await availability(client, key, FRIDAY, 4)
         assert now_served == await _engine(conn, clock.now, FRIDAY, 4), write
         assert now_served != served, f"the write did not change the answer: {write}"
         assert answers.computed == before_computed + 1, write
         served = now_served
         # And unchanged again, it is reused.
         reused = answers.reused
-        assert await _served(client, key, FRIDAY, 4) == served
+        assert await availability(client, key, FRIDAY, 4) == served
         assert answers.reused == reused + 1
 
     # A booking made through our API (tables, assignment, pacing).
     booking = await create_booking(client, key, regular_body(FRIDAY, "19:00", 4))
     assert answers.computed >= 1
-    served_after_create = await _served(client, key, FRIDAY, 4)
+    served_after_create = await availability(client, key, FRIDAY, 4)
     assert served_after_create == await _engine(conn, clock.now, FRIDAY, 4)
     assert served_after_create != served
     served = served_after_create
@@ -202,11 +153,9 @@ async def test_time_is_judged_afresh_each_minute_and_when_a_hold_lapses(
     # holds lapse at 10:00:30 (mid-minute).
     clock.set(datetime(2026, 11, 24, 10, 0, 5, tzinfo=UTC))
     lapse = datetime(2026, 11, 24, 10, 0, 30, tzinfo=UTC)
-    first = await _served(client, key, FRIDAY, 4)
-    await _occupy_every_table(
-        conn, FRIDAY, datetime(2026, 11, 27, 19, 0, tzinfo=UTC), hold_until=lapse
-    )
-    held = await _served(client, key, FRIDAY, 4)
+    first = await availability(client, key, FRIDAY, 4)
+    await seat_bookings(conn, datetime(2026, 11, 27, 19, 0, tzinfo=UTC), hold_until=lapse)
+    held = await availability(client, key, FRIDAY, 4)
     assert held == await _engine(conn, clock.now, FRIDAY, 4)
     assert held != first
     at_seven = {s["time"]: s for s in held["time_slots"]}["19:00"]
@@ -214,17 +163,17 @@ async def test_time_is_judged_afresh_each_minute_and_when_a_hold_lapses(
     # The same minute, after the holds lapsed: the tables are free again at once.
     clock.set(datetime(2026, 11, 24, 10, 0, 40, tzinfo=UTC))
     computed = answers.computed
-    lapsed = await _served(client, key, FRIDAY, 4)
+    lapsed = await availability(client, key, FRIDAY, 4)
     assert answers.computed == computed + 1
     assert lapsed == await _engine(conn, clock.now, FRIDAY, 4)
     assert {s["time"]: s for s in lapsed["time_slots"]}["19:00"]["available"] is True
     # Unchanged within the minute: reused; a new minute: computed again.
     reused = answers.reused
-    assert await _served(client, key, FRIDAY, 4) == lapsed
+    assert await availability(client, key, FRIDAY, 4) == lapsed
     assert answers.reused == reused + 1
     clock.set(datetime(2026, 11, 24, 10, 1, 0, tzinfo=UTC))
     computed = answers.computed
-    assert await _served(client, key, FRIDAY, 4) == await _engine(conn, clock.now, FRIDAY, 4)
+    assert await availability(client, key, FRIDAY, 4) == await _engine(conn, clock.now, FRIDAY, 4)
     assert answers.computed == computed + 1
 
 
@@ -240,7 +189,7 @@ async def test_a_day_without_times_stamps_the_days_its_alternatives_came_from(
     """Monday's kitchen is closed: its answer offers Tuesday's first times, so a booking on
     Tuesday changes Monday's answer, and the answer served is the engine's."""
     answers = app.state.availability_answers
-    monday = await _served(client, key, MONDAY, 2)
+    monday = await availability(client, key, MONDAY, 2)
     assert monday["available"] is False and monday["alternatives"]
     first = monday["alternatives"][0]
     # The first alternative's tables all taken: every table busy then.
@@ -249,9 +198,9 @@ async def test_a_day_without_times_stamps_the_days_its_alternatives_came_from(
         datetime.fromisoformat(first["date"]).date(),
         time.fromisoformat(first["time"]),
     )
-    await _occupy_every_table(conn, first["date"], start)
+    await seat_bookings(conn, start)
     computed = answers.computed
-    again = await _served(client, key, MONDAY, 2)
+    again = await availability(client, key, MONDAY, 2)
     assert answers.computed == computed + 1
     assert again == await _engine(conn, clock.now, MONDAY, 2)
     assert again["alternatives"] != monday["alternatives"]
@@ -391,23 +340,25 @@ async def test_a_rule_that_turns_just_after_a_whole_minute_is_judged_afresh(
     )
     # Friday's first time that can be booked (London is on GMT: its wall clock is UTC's).
     first = next(
-        s["time"] for s in (await _served(client, key, FRIDAY, 2))["time_slots"] if s["available"]
+        s["time"]
+        for s in (await availability(client, key, FRIDAY, 2))["time_slots"]
+        if s["available"]
     )
     start = datetime.combine(
         datetime.fromisoformat(FRIDAY).date(), time.fromisoformat(first), tzinfo=UTC
     )
     # Exactly two hours' notice: still bookable.
     clock.set(start - timedelta(hours=2))
-    at_the_instant = await _served(client, key, FRIDAY, 2)
+    at_the_instant = await availability(client, key, FRIDAY, 2)
     assert at_the_instant == await _engine(conn, clock.now, FRIDAY, 2)
     assert {s["time"]: s for s in at_the_instant["time_slots"]}[first]["available"] is True
     clock.set(start - timedelta(hours=2) + timedelta(microseconds=500_000))
-    a_moment_later = await _served(client, key, FRIDAY, 2)
+    a_moment_later = await availability(client, key, FRIDAY, 2)
     assert a_moment_later == await _engine(conn, clock.now, FRIDAY, 2)
     assert {s["time"]: s for s in a_moment_later["time_slots"]}[first]["reason"] == "TOO_SOON"
     # Later in the same minute the answer holds still, and is reused.
     answers = app.state.availability_answers
     reused = answers.reused
     clock.set(start - timedelta(hours=2) + timedelta(seconds=40))
-    assert await _served(client, key, FRIDAY, 2) == a_moment_later
+    assert await availability(client, key, FRIDAY, 2) == a_moment_later
     assert answers.reused == reused + 1

@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 
 from tests.conftest import envelope_error, regular_body
+from tests.pub_floor import seat_bookings
 from tests.test_engine_api import build_floor
 
 FRIDAY = "2026-11-27"
@@ -25,35 +26,6 @@ WAITING_SQL = """
 select count(*) from pg_locks l join pg_stat_activity a on a.pid = l.pid
 where l.locktype = 'advisory' and not l.granted and a.datname = current_database()
 """
-
-
-async def _take(conn: asyncpg.Connection, table_ids: list[Any]) -> None:
-    """A confirmed booking of 4 at 19:00 on Friday at each of these tables, as the pub's app
-    writes one (its row and its assignment)."""
-    customer = await conn.fetchval(
-        "insert into customers (first_name, last_name, mobile_number)"
-        " values ('Walk', 'In', '+447700900777') returning id"
-    )
-    for table_id in table_ids:
-        booking = await conn.fetchval(
-            """insert into table_bookings (booking_reference, customer_id, booking_date,
-                 booking_time, party_size, committed_party_size, booking_type, status,
-                 start_datetime, end_datetime, duration_minutes)
-               values ('TB-L' || substr(md5(random()::text), 1, 6), $1, '2026-11-27', '19:00',
-                       4, 4, 'regular', 'confirmed', $2, $3, 120)
-               returning id""",
-            customer,
-            START,
-            START + timedelta(hours=2),
-        )
-        await conn.execute(
-            """insert into booking_table_assignments (table_booking_id, table_id,
-                 start_datetime, end_datetime) values ($1, $2, $3, $4)""",
-            booking,
-            table_id,
-            START,
-            START + timedelta(hours=2),
-        )
 
 
 async def _create_while_the_lock_is_held(
@@ -120,7 +92,7 @@ async def test_a_table_taken_while_the_create_waits_is_not_given_twice(
     assert first == "Dining Room 4a"
 
     async def change() -> None:
-        await _take(other, [ids["Dining Room 4a"]])
+        await seat_bookings(other, START, [ids["Dining Room 4a"]])
 
     response = await _create_while_the_lock_is_held(client, key, other, change, "07700 900111")
     assert response.status_code == 201, response.text
@@ -151,7 +123,7 @@ async def test_a_floor_filled_while_the_create_waits_refuses_it_and_writes_nothi
     assert len(bookable) == len([name for name in ids]) - 2  # two are not bookable
 
     async def change() -> None:
-        await _take(other, bookable)
+        await seat_bookings(other, START, bookable)
 
     before = await conn.fetchval("select count(*) from table_bookings")
     jobs_before = await conn.fetchval("select count(*) from jobs")
