@@ -677,7 +677,7 @@ class FakeDb:
         self.fail = fail
         self.calls: list[list[dict[str, Any]]] = []
 
-    async def rpc(self, name: str, params: Any = None) -> Any:
+    async def rpc(self, name: str, params: Any = None, *, flush_after: bool = False) -> Any:
         if self.fail:
             raise ServiceUnavailable()
         self.calls.append(params["p_rows"])

@@ -8,6 +8,7 @@ test_payments.py, the body size limit in test_logs_and_limits.py; not repeated h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import html
 import itertools
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs
 
 import asyncpg
 import httpx
+import psutil
 import respx
 from pydantic import SecretStr
 
@@ -119,6 +121,22 @@ class RestartLoad:
         return Answer(i, kind, started, self.loop.time(), response.status_code, code, reference)
 
 
+async def _set_up_private(setup: asyncpg.Connection, name: str) -> str:
+    """A private server's database as the service's: migrations, demo data, and an API key with
+    every scope (its raw key returned)."""
+    await migrations.apply_pending(setup)
+    await migrations.load_demo_data_once(setup)
+    raw_key = f"anch_{name}_{os.urandom(6).hex()}"
+    await setup.execute(
+        "insert into api_keys (key_hash, name, permissions, rate_limit)"
+        " values ($1, $2, $3::jsonb, 100000)",
+        hashlib.sha256(raw_key.encode()).hexdigest(),
+        f"{name} test",
+        json.dumps(ALL_SCOPES),
+    )
+    return raw_key
+
+
 class TestDatabaseRestart:
     async def test_requests_fail_with_503_while_it_is_down_and_succeed_after(
         self, tmp_path: Any, settings: Settings, clock: FakeClock
@@ -130,19 +148,11 @@ class TestDatabaseRestart:
         try:
             setup = await asyncpg.connect(dsn)
             try:
-                await migrations.apply_pending(setup)
-                await migrations.load_demo_data_once(setup)
+                raw_key = await _set_up_private(setup, "restart")
                 # The covers rule, as the rest of the suite has it: the load books more tables
                 # than the demo's floor has (the floor is tests/test_demo_floor.py's).
                 await setup.execute(
                     "delete from table_holds; delete from table_join_links; delete from tables"
-                )
-                raw_key = f"anch_restart_{os.urandom(6).hex()}"
-                await setup.execute(
-                    "insert into api_keys (key_hash, name, permissions, rate_limit)"
-                    " values ($1, 'restart test', $2::jsonb, 100000)",
-                    hashlib.sha256(raw_key.encode()).hexdigest(),
-                    json.dumps(ALL_SCOPES),
                 )
                 # One key makes every create of the load: its unpaid Sunday lunches are not
                 # bounded here (as its hourly limit is not), the outage is what is tested.
@@ -344,6 +354,81 @@ class TestDatabaseRestart:
         )
         booking_ids = {r["id"] for r in await conn.fetch("select id::text from table_bookings")}
         assert sorted(r["id"] for r in notified) == sorted(booking_ids)
+
+
+# The database killed right after a 201 ------------------------------------------------------------
+
+
+def _kill_postgres(data_dir: Any) -> None:
+    """kill -9 of the postmaster and every backend: no shutdown, no checkpoint, no WAL written
+    out, as when the machine loses power (what is on disk is what the kernel was told to sync)."""
+    postmaster = psutil.Process(int((data_dir / "postmaster.pid").read_text().split()[0]))
+    processes = [postmaster, *postmaster.children(recursive=True)]
+    for process in processes:
+        process.kill()
+    psutil.wait_procs(processes, timeout=10)
+
+
+class TestCrashAfterCreated:
+    async def test_every_booking_answered_201_survives_a_crash(
+        self, tmp_path: Any, settings: Settings, clock: FakeClock
+    ) -> None:
+        # A create commits without waiting for the disk (flush_after_commit) and is answered only
+        # after tb_flush_wal; here the WAL writer waits 10 s and 1 GB before writing anything
+        # itself, so a 201 is on disk only if the service made it so.
+        server = EmbeddedPostgres(tmp_path / "pg")
+        dsn = await asyncio.to_thread(server.start)
+        references: list[str] = []
+        try:
+            setup = await asyncpg.connect(dsn)
+            try:
+                raw_key = await _set_up_private(setup, "crash")  # the demo's floor: tables
+                await setup.execute("checkpoint")
+                await setup.execute("alter system set wal_writer_delay = '10s'")
+                await setup.execute("alter system set wal_writer_flush_after = '1GB'")
+                await setup.execute("select pg_reload_conf()")
+            finally:
+                await setup.close()
+            database = await PostgresDatabase.connect(dsn, max_size=4)
+            try:
+                app = create_app(settings, database=database, clock=clock)
+                async with asgi_client(app) as client:
+                    days = _bookable_days(date(2026, 11, 25), 6)
+                    for i, day in enumerate(days):
+                        response = await client.post(
+                            BOOKINGS,
+                            json=regular_body(day.isoformat(), "13:00", 2, phone=f"07911 2{i:05d}"),
+                            headers={"X-API-Key": raw_key, "Idempotency-Key": f"crash-{i}"},
+                        )
+                        assert response.status_code == 201, response.text
+                        references.append(response.json()["data"]["booking_reference"])
+                    # Killed at once after the last answer.
+                    _kill_postgres(tmp_path / "pg")
+            finally:
+                with contextlib.suppress(Exception):
+                    await database.close()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(server.stop)
+        dsn = await asyncio.to_thread(server.start)  # crash recovery from the WAL on disk
+        try:
+            check = await asyncpg.connect(dsn)
+            try:
+                rows = await check.fetch(
+                    "select b.booking_reference, count(a.id) as tables"
+                    " from table_bookings b"
+                    " left join booking_table_assignments a on a.table_booking_id = b.id"
+                    " group by b.booking_reference"
+                )
+                await check.execute("alter system reset wal_writer_delay")
+                await check.execute("alter system reset wal_writer_flush_after")
+            finally:
+                await check.close()
+        finally:
+            await asyncio.to_thread(server.stop)
+        kept = {r["booking_reference"]: r["tables"] for r in rows}
+        assert set(kept) == set(references)
+        assert all(n >= 1 for n in kept.values()), kept  # each seated, as answered
 
 
 # Races on one slot -------------------------------------------------------------------------------

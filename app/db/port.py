@@ -15,8 +15,15 @@ class Database(Protocol):
     Money comes back as strings (``"5.00"``), because a JSON number would become a float.
     Business refusals raised by SQL come back as the matching ``AppError``; an unreachable
     database as ``ServiceUnavailable``.
+
+    ``flush_after``: the call returns only once the WAL is on disk past the function's commit
+    (``tb_flush_wal`` after it), for a function asked to commit without waiting for the disk
+    (a create's ``flush_after_commit``). ``ServiceUnavailable`` when the flush cannot be made:
+    the caller then cannot know whether the write survives, and says so.
     """
 
-    async def rpc(self, name: str, params: Mapping[str, Any] | None = None) -> Any: ...
+    async def rpc(
+        self, name: str, params: Mapping[str, Any] | None = None, *, flush_after: bool = False
+    ) -> Any: ...
 
     async def close(self) -> None: ...

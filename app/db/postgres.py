@@ -35,6 +35,9 @@ where p.pronamespace = 'public'::regnamespace and p.proname = $1 and p.prokind =
 """
 
 
+#: The durability barrier of ``Database.rpc(flush_after=True)``.
+_FLUSH_SQL = "select public.tb_flush_wal()"
+
 _BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
@@ -88,7 +91,9 @@ class PostgresDatabase:
     async def close(self) -> None:
         await self._pool.close()
 
-    async def rpc(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
+    async def rpc(
+        self, name: str, params: Mapping[str, Any] | None = None, *, flush_after: bool = False
+    ) -> Any:
         args = dict(params or {})
         try:
             sql, returns_void = await self._statement(name, frozenset(args))
@@ -98,6 +103,9 @@ class PostgresDatabase:
                         value = await conn.fetchval(sql)
                     else:
                         value = await conn.fetchval(sql, json.dumps(args, default=str))
+                    if flush_after:
+                        # Its own transaction, begun after the call's commit (same connection).
+                        await conn.execute(_FLUSH_SQL)
                 except _BROKEN_CONNECTION:
                     # Its protocol state is unknown (the server went away mid-call): never hand
                     # it to another request; the pool opens a fresh one.

@@ -43,9 +43,14 @@ class SupabaseDatabase:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def rpc(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
+    async def rpc(
+        self, name: str, params: Mapping[str, Any] | None = None, *, flush_after: bool = False
+    ) -> Any:
         try:
             response = await self._client.rpc(name, dict(params or {})).execute()
+            if flush_after:
+                # A request of its own, sent after the call's commit: its commit flushes the WAL.
+                await self._client.rpc("tb_flush_wal", {}).execute()
         except APIError as exc:
             raise _map_api_error(name, exc) from exc
         except httpx.HTTPError as exc:

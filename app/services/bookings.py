@@ -149,6 +149,9 @@ def _prepare_create(
         },
         "manage_token_hash": tokens.hash_token(token),
         "client": client.as_json(),
+        # Committed without waiting for the disk; every call of the create is made with
+        # Database.rpc(flush_after=True), which flushes before the answer (tb_flush_wal).
+        "flush_after_commit": True,
     }
     if create_limit_per_phone is not None and not is_staff:
         payload["create_limit_per_phone"] = create_limit_per_phone
@@ -203,7 +206,9 @@ async def _create_as(
         payload["idempotency"]["key"] = idempotency_row_key(actor, idempotency_key)
     try:
         result: dict[str, Any] = await db.rpc(
-            "table_booking_create", {"p_request": payload, "p_now": now.isoformat()}
+            "table_booking_create",
+            {"p_request": payload, "p_now": now.isoformat()},
+            flush_after=True,
         )
     except DepositFirst:
         raise  # nothing was refused: the deposit's order comes first
@@ -303,6 +308,7 @@ async def create_booking_for_key(
             "p_limits": [],
             "p_request": payload,
         },
+        flush_after=True,
     )
     caller = api_keys.caller_from_auth(answer["auth"], now=now)
     on_caller(caller)

@@ -273,6 +273,13 @@ declare
   v_sealed jsonb := jsonb_build_object('manage_token_sealed',
                                        p_request ->> 'manage_token_sealed');
 begin
+  -- The caller that flushes the WAL itself before it answers (flush_after_commit: the
+  -- service's adapters, tb_flush_wal) lets this commit without waiting for the disk, so the
+  -- floor's venue-wide lock, released at commit, is not held through the flush. Nothing is
+  -- confirmed to anyone before the flush: see tb_flush_wal.
+  if coalesce((p_request ->> 'flush_after_commit')::boolean, false) then
+    perform set_config('synchronous_commit', 'off', true);
+  end if;
   -- The id is drawn by the caller when it made the deposit's PayPal order first (the order
   -- names the booking).
   v_id := coalesce((p_request ->> 'booking_id')::uuid, gen_random_uuid());
@@ -379,29 +386,13 @@ begin
                         coalesce(v_dep #>> '{period,name}', 'These'), v_notice),
         hint = '{"reason": "cut_off"}';
     end if;
-    perform public.tb_lock_floor();
-    select * into v_seat
-    from public.tb_seat_verdict(v_date, v_time, v_start, v_party, v_purpose, v_channel,
-                                v_outside, v_accessible, v_chairs, v_overrides, v_bypass, p_now,
-                                null);
-    if v_seat.reason is not null then
-      perform public.tb_refuse_seat(v_seat.reason, v_date, v_time);
-    end if;
-    if v_dep ->> 'blocked' is not null then
-      perform public.tb_refuse_deposit(v_dep, v_date);
-    end if;
-    v_duration := v_seat.guest_minutes;
-    v_turnaround := v_seat.turnaround_minutes;
-    v_table_ids := v_seat.table_ids;
-    v_table_names := v_seat.table_names;
-    v_joined := coalesce(v_seat.tables_joined, false);
+    -- How long the guest keeps the table is the party's, the day's and the purpose's
+    -- (tb_booking_minutes), not the tables': the booking is written before the floor is locked
+    -- (below), and the pub's venue-wide lock is held only to choose and record its tables.
+    select m.guest_minutes, m.turnaround_minutes into v_duration, v_turnaround
+    from public.tb_booking_minutes(v_purpose, v_party, v_date) m;
     if coalesce((v_dep ->> 'deposit_required')::boolean, false) then
       v_deposit := (v_dep ->> 'deposit_amount')::numeric(10, 2);
-    end if;
-    if v_chairs > 0 then
-      perform public.tb_lock_high_chairs();
-      v_granted := least(v_chairs, greatest(public.tb_high_chairs_free(
-        v_start, v_start + make_interval(mins => v_duration + v_turnaround), p_now, null), 0));
     end if;
   else
     perform public.tb_claim_covers(array[v_date], v_date, v_time, v_start, v_duration, v_type,
@@ -412,26 +403,6 @@ begin
   end if;
 
   v_status := case when v_deposit > 0 then 'pending_payment' else 'confirmed' end;
-  -- Unpaid holds are bounded (after the claim, whose half-hour locks make the share exact).
-  if v_status = 'pending_payment' and not v_staff then
-    -- A key's holds are bounded, but not the pub's 2026 website's (source brand_site): its one
-    -- key books for every guest, who are bounded by phone and by the share below.
-    v_client := case when p_request #>> '{actor,kind}' = 'api_key'
-                      and p_request ->> 'source' is distinct from 'brand_site'
-                     then 'api_key:' || (p_request #>> '{actor,id}') end;
-    perform public.tb_limit_unpaid_holds(v_client, v_customer, v_date, v_time, v_start,
-                                         v_duration, v_party, p_now, cfg);
-  end if;
-  -- The caller takes a deposit first (deposit_first: it makes the PayPal order, or refuses when
-  -- deposits cannot be taken) and has no order yet: every rule has let the booking through, and
-  -- nothing is written; the caller comes back with the order for this amount.
-  if v_status = 'pending_payment' and coalesce((p_request ->> 'deposit_first')::boolean, false)
-     and not p_request ? 'paypal_order' then
-    raise exception using errcode = 'P0001', message = 'DEPOSIT_FIRST',
-      detail = 'A deposit is due: its order comes first.',
-      hint = jsonb_build_object('deposit_amount', public.tb_money(v_deposit))::text;
-  end if;
-
   select * into v_policy from public.booking_policies where booking_type = v_type;
   if v_status = 'pending_payment' then
     -- The hold never outlasts the booking itself: Sunday lunch's own payment window, else the
@@ -483,16 +454,6 @@ begin
     case when v_deposit > 0 then (v_dep ->> 'refund_cutoff_days')::int end,
     case when v_deposit > 0 then v_dep ->> 'refund_policy' end);
 
-  if v_tables then
-    perform public.tb_seat_booking(v_id, v_table_ids, v_start,
-                                   v_start + make_interval(mins => v_duration + v_turnaround),
-                                   v_outside, v_party);
-  end if;
-  if v_status = 'pending_payment' then
-    -- The pub's payment hold and the frozen refund terms, in this transaction.
-    perform public.table_booking_deposit_sync(v_id, p_now);
-  end if;
-
   if v_type = 'sunday_lunch' then
     -- Prices come from the menu, never from the client; included sides (price 0) are served
     -- to every guest, so they are added here rather than chosen.
@@ -516,7 +477,79 @@ begin
     -- Without a pre-order the amount known is the deposit; the bill on the day is separate.
     v_total := coalesce(v_deposit, 0);
   end if;
+  perform public.tb_record_sms_consent(v_customer, (p_request -> 'customer' ->> 'sms_opt_in')::boolean,
+                                       v_id, p_request -> 'actor');
+  -- skip_customer_sms (the 2026 website's create, pub-api-2026.md 5.5): a booking awaiting its
+  -- deposit sends nothing at create; the guest's text and the manager's alert follow the capture.
+  if not (v_status = 'pending_payment'
+          and coalesce((p_request ->> 'skip_customer_sms')::boolean, false)) then
+    perform public.tb_booking_written(null, (select t from public.table_bookings t
+                                             where t.id = v_id));
+  end if;
+
+  if v_tables then
+    -- The floor, under the pub's venue-wide lock (to this transaction's end): the tables are
+    -- chosen and recorded, this booking's own row left out of what it is judged against.
+    perform public.tb_lock_floor();
+    select * into v_seat
+    from public.tb_seat_verdict(v_date, v_time, v_start, v_party, v_purpose, v_channel,
+                                v_outside, v_accessible, v_chairs, v_overrides, v_bypass, p_now,
+                                v_id);
+    if v_seat.reason is not null then
+      perform public.tb_refuse_seat(v_seat.reason, v_date, v_time);
+    end if;
+    if v_dep ->> 'blocked' is not null then
+      perform public.tb_refuse_deposit(v_dep, v_date);
+    end if;
+    v_table_ids := v_seat.table_ids;
+    v_table_names := v_seat.table_names;
+    v_joined := coalesce(v_seat.tables_joined, false);
+    if v_chairs > 0 then
+      perform public.tb_lock_high_chairs();
+      v_granted := least(v_chairs, greatest(public.tb_high_chairs_free(
+        v_start, v_start + make_interval(mins => v_seat.guest_minutes + v_seat.turnaround_minutes),
+        p_now, v_id), 0));
+    end if;
+    -- The durations as the seat was judged (the settings read above may have changed since).
+    if (v_seat.guest_minutes, v_seat.turnaround_minutes) is distinct from (v_duration, v_turnaround)
+       or v_granted > 0 then
+      v_duration := v_seat.guest_minutes;
+      v_turnaround := v_seat.turnaround_minutes;
+      update public.table_bookings
+         set duration_minutes = v_duration,
+             end_datetime = v_start + make_interval(mins => v_duration),
+             high_chair_count = v_granted
+       where id = v_id;
+    end if;
+    perform public.tb_seat_booking(v_id, v_table_ids, v_start,
+                                   v_start + make_interval(mins => v_duration + v_turnaround),
+                                   v_outside, v_party);
+  end if;
+  -- Unpaid holds are bounded (after the claim or the floor's lock, which make the share exact;
+  -- the booking itself, written above, is left out of its own count).
+  if v_status = 'pending_payment' and not v_staff then
+    -- A key's holds are bounded, but not the pub's 2026 website's (source brand_site): its one
+    -- key books for every guest, who are bounded by phone and by the share below.
+    v_client := case when p_request #>> '{actor,kind}' = 'api_key'
+                      and p_request ->> 'source' is distinct from 'brand_site'
+                     then 'api_key:' || (p_request #>> '{actor,id}') end;
+    perform public.tb_limit_unpaid_holds(v_client, v_customer, v_date, v_time, v_start,
+                                         v_duration, v_party, p_now, cfg, v_id);
+  end if;
+  -- The caller takes a deposit first (deposit_first: it makes the PayPal order, or refuses when
+  -- deposits cannot be taken) and has no order yet: every rule has let the booking through, and
+  -- nothing is kept (this transaction is undone); the caller comes back with the order for this
+  -- amount.
+  if v_status = 'pending_payment' and coalesce((p_request ->> 'deposit_first')::boolean, false)
+     and not p_request ? 'paypal_order' then
+    raise exception using errcode = 'P0001', message = 'DEPOSIT_FIRST',
+      detail = 'A deposit is due: its order comes first.',
+      hint = jsonb_build_object('deposit_amount', public.tb_money(v_deposit))::text;
+  end if;
+
   if v_status = 'pending_payment' then
+    -- The pub's payment hold and the frozen refund terms, in this transaction.
+    perform public.table_booking_deposit_sync(v_id, p_now);
     if v_client is not null then
       insert into public.table_booking_unpaid_holds (booking_id, client) values (v_id, v_client);
     end if;
@@ -540,16 +573,6 @@ begin
         v_id, p_request #>> '{paypal_order,id}', p_request #>> '{paypal_order,approve_url}',
         v_deposit, p_request -> 'actor', p_request -> 'client');
     end if;
-  end if;
-
-  perform public.tb_record_sms_consent(v_customer, (p_request -> 'customer' ->> 'sms_opt_in')::boolean,
-                                       v_id, p_request -> 'actor');
-  -- skip_customer_sms (the 2026 website's create, pub-api-2026.md 5.5): a booking awaiting its
-  -- deposit sends nothing at create; the guest's text and the manager's alert follow the capture.
-  if not (v_status = 'pending_payment'
-          and coalesce((p_request ->> 'skip_customer_sms')::boolean, false)) then
-    perform public.tb_booking_written(null, (select t from public.table_bookings t
-                                             where t.id = v_id));
   end if;
 
   v_response := jsonb_build_object(
@@ -614,6 +637,20 @@ begin
   end if;
   return v_response || jsonb_build_object('customer_id', v_customer);
 end
+$$;
+
+-- The caller's durability barrier after a create that committed without waiting for its WAL
+-- (flush_after_commit). This transaction writes a logical message, which takes a transaction id
+-- and WAL, so its commit (synchronous_commit on, the default) waits until the WAL is on disk up
+-- to its own commit record, which lies after the create's: called once the create has
+-- committed, it returns only when the create is durable. Any other transaction that saw the
+-- booking and wrote (the pub's engine seating another party, the worker claiming its text)
+-- commits after it the same way, so nothing is built on a booking that a crash could take
+-- back; only a reader could see it in the millisecond before it is on disk, and the guest is
+-- told nothing until then.
+create or replace function public.tb_flush_wal() returns void
+language sql volatile set search_path = public, pg_temp as $$
+  select null::void from pg_catalog.pg_logical_emit_message(true, 'anchor.flush', '');
 $$;
 
 -- Change date, time, party size or requirements -------------------------------------------------
@@ -1198,7 +1235,8 @@ create or replace function public.tb_limit_unpaid_holds(
   p_duration_minutes integer,
   p_party_size integer,
   p_now timestamptz,
-  p_cfg jsonb
+  p_cfg jsonb,
+  p_booking_id uuid
 ) returns void
 language plpgsql volatile security definer set search_path = public, pg_temp as $$
 declare
@@ -1214,7 +1252,7 @@ begin
   select count(*), min(b.hold_expires_at) into v_held, v_first_expiry
   from public.table_bookings b
   where b.customer_id = p_customer and b.status = 'pending_payment'
-    and b.hold_expires_at > p_now;
+    and b.hold_expires_at > p_now and b.id <> p_booking_id;
   if v_held >= v_per_phone then
     raise exception using errcode = 'P0001', message = 'RATE_LIMIT_EXCEEDED',
       detail = format('This phone number already has %s %s waiting for the '
@@ -1231,7 +1269,8 @@ begin
     select count(*), min(b.hold_expires_at) into v_held, v_first_expiry
     from public.table_booking_unpaid_holds h
     join public.table_bookings b on b.id = h.booking_id
-    where h.client = p_client and b.status = 'pending_payment' and b.hold_expires_at > p_now;
+    where h.client = p_client and b.status = 'pending_payment' and b.hold_expires_at > p_now
+      and b.id <> p_booking_id;
     if v_held >= v_per_client then
       raise exception using errcode = 'P0001', message = 'RATE_LIMIT_EXCEEDED',
         detail = format('Too many bookings are waiting for their deposit. Please '
@@ -1260,7 +1299,7 @@ begin
                    && public.tb_span(s.at, s.at + make_interval(mins => p_duration_minutes))
                and b.status = 'pending_payment'
                and b.booking_date - p_date between -1 and 1
-               and b.hold_expires_at > p_now), 0)::integer as held
+               and b.hold_expires_at > p_now and b.id <> p_booking_id), 0)::integer as held
     from generate_series(
       p_start - make_interval(mins => p_duration_minutes - v_step),
       p_start + make_interval(mins => p_duration_minutes - v_step),
@@ -1291,6 +1330,7 @@ select table_booking_service.service_role_only(array[
   'public.table_booking_cancel',
   'public.table_booking_set_status',
   'public.table_booking_create_for_key',
+  'public.tb_flush_wal',
   'public.tb_record_sms_consent',
   'public.tb_staff_profile',
   'public.tb_booking_written',

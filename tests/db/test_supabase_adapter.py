@@ -55,6 +55,36 @@ class TestRequest:
         no_outbound_http.post(RPC).respond(200, json=[{"n": 1}, {"n": 2}])
         assert await supabase_db.rpc("check_availability") == [{"n": 1}, {"n": 2}]
 
+    async def test_flush_after_is_a_second_request_after_the_call(
+        self, supabase_db: SupabaseDatabase, no_outbound_http: respx.MockRouter
+    ) -> None:
+        order: list[str] = []
+
+        def answer(name: str, response: httpx.Response) -> httpx.Response:
+            order.append(name)
+            return response
+
+        call = no_outbound_http.post(RPC).mock(
+            side_effect=lambda _: answer("call", httpx.Response(200, json={"ok": 1}))
+        )
+        flush = no_outbound_http.post(f"{URL}/rest/v1/rpc/tb_flush_wal").mock(
+            side_effect=lambda _: answer("flush", httpx.Response(204))
+        )
+        assert await supabase_db.rpc("check_availability", {}, flush_after=True) == {"ok": 1}
+        assert order == ["call", "flush"]
+        assert json.loads(flush.calls.last.request.content) == {}
+        # Without it, the call alone.
+        await supabase_db.rpc("check_availability", {})
+        assert (call.call_count, flush.call_count) == (2, 1)
+
+    async def test_a_failed_flush_is_unavailable(
+        self, supabase_db: SupabaseDatabase, no_outbound_http: respx.MockRouter
+    ) -> None:
+        no_outbound_http.post(RPC).respond(200, json={"ok": 1})
+        no_outbound_http.post(f"{URL}/rest/v1/rpc/tb_flush_wal").respond(503, text="upstream down")
+        with pytest.raises(ServiceUnavailable):
+            await supabase_db.rpc("check_availability", {}, flush_after=True)
+
 
 class TestErrorMapping:
     async def test_business_refusal(
