@@ -79,6 +79,48 @@ class TestRegularBooking:
         assert '"booking_reference": "' + data["booking_reference"] in audit["additional_info"]
 
 
+class TestSmsConsentWithoutTheLedger:
+    """Where the pub's consent ledger is absent (a fresh database), the form's SMS choice is
+    kept in the customers summary; the ledger's way is tests/test_pub_database.py's."""
+
+    @staticmethod
+    async def _customer(conn: asyncpg.Connection) -> asyncpg.Record:
+        row = await conn.fetchrow(
+            "select sms_opt_in, sms_status, sms_opt_in_at, sms_opted_out_at from customers"
+        )
+        assert row is not None
+        return row
+
+    async def test_a_second_yes_changes_nothing_and_a_no_opts_out(
+        self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
+    ) -> None:
+        await create_booking(client, key, regular_body("2026-11-27"))
+        first = await self._customer(conn)
+        assert (first["sms_opt_in"], first["sms_status"]) == (True, "active")
+        await create_booking(client, key, regular_body("2026-11-28"))
+        # The same consent again: the time it was given stays the first booking's.
+        assert await self._customer(conn) == first
+        await create_booking(
+            client,
+            key,
+            {
+                **regular_body("2026-11-26"),
+                "customer": {**regular_body()["customer"], "sms_opt_in": False},
+            },
+        )
+        after = await self._customer(conn)
+        assert (after["sms_opt_in"], after["sms_status"]) == (False, "opted_out")
+
+    async def test_opted_out_stays_opted_out(
+        self, client: httpx.AsyncClient, key: dict[str, str], conn: asyncpg.Connection
+    ) -> None:
+        await create_booking(client, key, regular_body("2026-11-27"))
+        await conn.execute("update customers set sms_opt_in = false, sms_status = 'opted_out'")
+        before = await self._customer(conn)
+        await create_booking(client, key, regular_body("2026-11-28"))
+        assert await self._customer(conn) == before
+
+
 class TestSundayLunch:
     async def test_pending_payment_with_exact_money(
         self,

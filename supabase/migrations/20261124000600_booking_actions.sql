@@ -1132,14 +1132,14 @@ begin
   if p_opt_in is null then
     return;
   end if;
-  select sms_opt_in, sms_status into c from public.customers where id = p_customer_id for update;
-  if not found or c.sms_status is not distinct from 'opted_out' then
-    -- Opted out stays opted out (and a "no" from someone already out records nothing new).
-    return;
-  end if;
   if to_regprocedure('public.record_customer_consent(uuid, text, text, text, text, text, text, '
                      'text, text, uuid, text, text, text, text, text, jsonb, boolean)') is not null
   then
+    select sms_opt_in, sms_status into c from public.customers where id = p_customer_id for update;
+    if not found or c.sms_status is not distinct from 'opted_out' then
+      -- Opted out stays opted out (and a "no" from someone already out records nothing new).
+      return;
+    end if;
     perform public.record_customer_consent(
       p_customer_id => p_customer_id, p_channel => 'sms', p_purpose => 'service',
       p_status => case when p_opt_in then 'opted_in' else 'opted_out' end,
@@ -1151,19 +1151,23 @@ begin
                                     then public.tb_staff_profile((p_actor ->> 'id')::uuid) end,
       p_related_entity_type => 'table_booking', p_related_entity_id => p_booking_id::text,
       p_metadata => jsonb_build_object('service', 'anchor-table-bookings'));
+  -- Without the ledger, the summary columns; opted out stays opted out, and a row that already
+  -- says so is not written again (the update's conditions are judged on the row as it is when
+  -- the update locks it).
   elsif p_opt_in then
     update public.customers set
       sms_opt_in = true, sms_status = 'active',
       sms_opt_in_at = case when sms_opt_in is distinct from true then now() else sms_opt_in_at end,
       sms_opt_in_source = case when sms_opt_in is distinct from true then 'table_booking'
                                else sms_opt_in_source end
-    where id = p_customer_id;
+    where id = p_customer_id and sms_status is distinct from 'opted_out'
+      and (sms_opt_in is distinct from true or sms_status is distinct from 'active');
   else
     update public.customers set
       sms_opt_in = false, sms_status = 'opted_out',
       sms_opted_out_at = case when sms_opt_in is distinct from false then now()
                               else sms_opted_out_at end
-    where id = p_customer_id;
+    where id = p_customer_id and sms_status is distinct from 'opted_out';
   end if;
 end
 $$;
