@@ -7,6 +7,7 @@ Pure functions: no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -194,30 +195,39 @@ _COSTLY = (
 )
 
 
-def _parsed(number: str) -> phonenumbers.PhoneNumber | None:
+@functools.lru_cache(maxsize=4096)
+def _facts(number: str) -> tuple[str, str | None, int] | None:
+    """(E.164, region, ``phonenumbers.number_type``) of ``number`` read as in the UK, or None
+    when it cannot be read. Kept for the newest numbers: the type is the dear part (it tries
+    every kind of number's patterns), and a create asks two questions of the same number."""
     try:
-        return phonenumbers.parse(number, DEFAULT_REGION)
+        parsed = phonenumbers.parse(number, DEFAULT_REGION)
     except phonenumbers.NumberParseException:
         return None
+    return (
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        phonenumbers.region_code_for_number(parsed),
+        phonenumbers.number_type(parsed),
+    )
 
 
 def can_receive_sms(number: str) -> bool:
     """Whether the pub may text ``number`` (E.164, or a legacy stored form): a number that can be
     a mobile, in a country (Ofcom's drama range counts, for demos)."""
-    parsed = _parsed(number)
-    if parsed is None:
+    facts = _facts(number)
+    if facts is None:
         return False
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164, region, kind = facts
     if _DRAMA_RANGE.fullmatch(e164):
         return True
-    if phonenumbers.region_code_for_number(parsed) in (None, _NON_GEOGRAPHIC):
+    if region in (None, _NON_GEOGRAPHIC):
         return False
-    return phonenumbers.number_type(parsed) in _TEXTABLE_TYPES
+    return kind in _TEXTABLE_TYPES
 
 
 def require_bookable(e164: str) -> None:
     """Refuse a number that can only be fraud (premium rate, shared cost); raises
     app.errors.ValidationFailed."""
-    parsed = _parsed(e164)
-    if parsed is not None and phonenumbers.number_type(parsed) in _FRAUD_ONLY_TYPES:
+    facts = _facts(e164)
+    if facts is not None and facts[2] in _FRAUD_ONLY_TYPES:
         raise _error(_COSTLY)
