@@ -203,24 +203,27 @@ async def demo_database_url(pg_admin_dsn: str, template_dsn: str) -> AsyncIterat
         await drop_database(pg_admin_dsn, name)
 
 
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A direct connection, for arranging rows and checking what the service wrote."""
+@asynccontextmanager
+async def _direct(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await asyncpg.connect(database_url)
     try:
         yield connection
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection, for arranging rows and checking what the service wrote."""
+    async with _direct(database_url) as connection:
+        yield connection
 
 
 @pytest.fixture
 async def other(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A second direct connection, for a transaction held open beside the service's (locks)."""
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with _direct(database_url) as connection:
         yield connection
-    finally:
-        await connection.close()
 
 
 @pytest.fixture
@@ -325,21 +328,32 @@ def envelope_error(response: httpx.Response) -> dict[str, Any]:
 ALL_SCOPES = ["read:table_bookings", "write:table_bookings", "manage:table_bookings"]
 
 
+async def insert_api_key(
+    conn: asyncpg.Connection,
+    scopes: list[str] | None = None,
+    *,
+    rate_limit: int = 1000,
+    prefix: str = "test",
+) -> str:
+    """An active API key with ``scopes`` (every scope when None) in the database; its raw key."""
+    raw = f"anch_{prefix}_{next(_counter)}_{os.urandom(6).hex()}"
+    await conn.execute(
+        "insert into api_keys (key_hash, name, permissions, rate_limit)"
+        " values ($1, $2, $3::jsonb, $4)",
+        hashlib.sha256(raw.encode()).hexdigest(),
+        f"{prefix} key {raw[-6:]}",
+        json.dumps(scopes if scopes is not None else ALL_SCOPES),
+        rate_limit,
+    )
+    return raw
+
+
 @pytest.fixture
 def make_key(conn: asyncpg.Connection) -> Any:
     """``await make_key(["read:table_bookings"], rate_limit=1000)`` -> headers for that key."""
 
     async def make(scopes: list[str] | None = None, *, rate_limit: int = 1000) -> dict[str, str]:
-        raw = f"anch_test_{next(_counter)}_{os.urandom(6).hex()}"
-        await conn.execute(
-            "insert into api_keys (key_hash, name, permissions, rate_limit)"
-            " values ($1, $2, $3::jsonb, $4)",
-            hashlib.sha256(raw.encode()).hexdigest(),
-            f"test key {raw[-6:]}",
-            json.dumps(scopes if scopes is not None else ALL_SCOPES),
-            rate_limit,
-        )
-        return {"X-API-Key": raw}
+        return {"X-API-Key": await insert_api_key(conn, scopes, rate_limit=rate_limit)}
 
     return make
 

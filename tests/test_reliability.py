@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import html
 import itertools
 import json
-import os
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -34,11 +32,11 @@ from app.db.postgres import PostgresDatabase
 from app.main import create_app
 from app.services import guest_text
 from tests.conftest import (
-    ALL_SCOPES,
     FakeClock,
     asgi_client,
     create_booking,
     envelope_error,
+    insert_api_key,
     regular_body,
     sunday_body,
 )
@@ -126,15 +124,7 @@ async def _set_up_private(setup: asyncpg.Connection, name: str) -> str:
     every scope (its raw key returned)."""
     await migrations.apply_pending(setup)
     await migrations.load_demo_data_once(setup)
-    raw_key = f"anch_{name}_{os.urandom(6).hex()}"
-    await setup.execute(
-        "insert into api_keys (key_hash, name, permissions, rate_limit)"
-        " values ($1, $2, $3::jsonb, 100000)",
-        hashlib.sha256(raw_key.encode()).hexdigest(),
-        f"{name} test",
-        json.dumps(ALL_SCOPES),
-    )
-    return raw_key
+    return await insert_api_key(setup, rate_limit=100000, prefix=name)
 
 
 class TestDatabaseRestart:
