@@ -333,8 +333,9 @@ begin
                       to_char(h.opens + make_interval(mins => v_span - v_margin), 'HH24:MI')),
       hint = '{"reason": "KITCHEN_CLOSED"}';
   end if;
-  if not exists (select 1 from public.tb_slot_times(h.opens, h.closes, v_interval, v_margin) s
-                  where s.slot_time = p_time) then
+  -- One of tb_slot_times' starts: within its span (above) and a whole number of intervals from
+  -- opening, which is the grid's own arithmetic without making the grid.
+  if v_offset is null or v_offset % v_interval <> 0 then
     v_before := (v_offset / v_interval) * v_interval;
     raise exception using errcode = 'P0001', message = 'POLICY_VIOLATION',
       detail = format('Tables are booked every %s minutes from %s, so %s is not a time we can '
