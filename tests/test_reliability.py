@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 import asyncpg
 import httpx
 import psutil
+import pytest
 import respx
 from pydantic import SecretStr
 
@@ -360,12 +361,14 @@ def _kill_postgres(data_dir: Any) -> None:
 
 
 class TestCrashAfterCreated:
+    @pytest.mark.parametrize("at_once", [False, True], ids=["one_by_one", "at_once"])
     async def test_every_booking_answered_201_survives_a_crash(
-        self, tmp_path: Any, settings: Settings, clock: FakeClock
+        self, tmp_path: Any, settings: Settings, clock: FakeClock, at_once: bool
     ) -> None:
         # A create commits without waiting for the disk (flush_after_commit) and is answered only
         # after tb_flush_wal; here the WAL writer waits 10 s and 1 GB before writing anything
-        # itself, so a 201 is on disk only if the service made it so.
+        # itself, so a 201 is on disk only if the service made it so. At once, the creates share
+        # their flushes (FlushGroup): each still waits for one begun after its own commit.
         server = EmbeddedPostgres(tmp_path / "pg")
         dsn = await asyncio.to_thread(server.start)
         references: list[str] = []
@@ -383,15 +386,24 @@ class TestCrashAfterCreated:
             try:
                 app = create_app(settings, database=database, clock=clock)
                 async with asgi_client(app) as client:
-                    days = _bookable_days(date(2026, 11, 25), 6)
-                    for i, day in enumerate(days):
+                    days = _bookable_days(date(2026, 11, 25), 12 if at_once else 6)
+
+                    async def book(i: int, day: date) -> str:
                         response = await client.post(
                             BOOKINGS,
                             json=regular_body(day.isoformat(), "13:00", 2, phone=f"07911 2{i:05d}"),
                             headers={"X-API-Key": raw_key, "Idempotency-Key": f"crash-{i}"},
                         )
                         assert response.status_code == 201, response.text
-                        references.append(response.json()["data"]["booking_reference"])
+                        return str(response.json()["data"]["booking_reference"])
+
+                    if at_once:
+                        references += await asyncio.gather(
+                            *(book(i, day) for i, day in enumerate(days))
+                        )
+                    else:
+                        for i, day in enumerate(days):
+                            references.append(await book(i, day))
                     # Killed at once after the last answer.
                     _kill_postgres(tmp_path / "pg")
             finally:

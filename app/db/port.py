@@ -18,7 +18,8 @@ class Database(Protocol):
 
     ``flush_after``: the call returns only once the WAL is on disk past the function's commit
     (``tb_flush_wal`` after it), for a function asked to commit without waiting for the disk
-    (a create's ``flush_after_commit``). ``ServiceUnavailable`` when the flush cannot be made:
+    (a create's ``flush_after_commit``); calls waiting at once share flushes (``FlushGroup``).
+    ``ServiceUnavailable`` when the flush cannot be made:
     the caller then cannot know whether the write survives, and says so.
     """
 

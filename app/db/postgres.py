@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from app.db.errors import error_from_database
+from app.db.flush import FlushGroup
 from app.errors import AppError, InternalError, ServiceUnavailable
 
 logger = logging.getLogger("app.db")
@@ -62,6 +63,7 @@ class PostgresDatabase:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._sql: dict[tuple[str, frozenset[str]], tuple[str, bool]] = {}
+        self._flushes = FlushGroup()
 
     @classmethod
     async def connect(
@@ -104,8 +106,9 @@ class PostgresDatabase:
                     else:
                         value = await conn.fetchval(sql, json.dumps(args, default=str))
                     if flush_after:
-                        # Its own transaction, begun after the call's commit (same connection).
-                        await conn.execute(_FLUSH_SQL)
+                        # Its own transaction, begun after the call's commit (on this
+                        # connection), or one that began after it on another (FlushGroup).
+                        await self._flushes.after_commit(lambda: conn.execute(_FLUSH_SQL))
                 except _BROKEN_CONNECTION:
                     # Its protocol state is unknown (the server went away mid-call): never hand
                     # it to another request; the pool opens a fresh one.

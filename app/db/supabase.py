@@ -10,6 +10,7 @@ import httpx
 from postgrest.exceptions import APIError
 
 from app.db.errors import error_from_database
+from app.db.flush import FlushGroup
 from app.errors import InternalError, ServiceUnavailable
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
@@ -25,6 +26,7 @@ class SupabaseDatabase:
     def __init__(self, client: AsyncClient, http: httpx.AsyncClient) -> None:
         self._client = client
         self._http = http
+        self._flushes = FlushGroup()
 
     @classmethod
     async def connect(
@@ -49,8 +51,11 @@ class SupabaseDatabase:
         try:
             response = await self._client.rpc(name, dict(params or {})).execute()
             if flush_after:
-                # A request of its own, sent after the call's commit: its commit flushes the WAL.
-                await self._client.rpc("tb_flush_wal", {}).execute()
+                # A request of its own, sent after the call's commit (or another caller's, sent
+                # after it: FlushGroup): its commit flushes the WAL.
+                await self._flushes.after_commit(
+                    lambda: self._client.rpc("tb_flush_wal", {}).execute()
+                )
         except APIError as exc:
             raise _map_api_error(name, exc) from exc
         except httpx.HTTPError as exc:
